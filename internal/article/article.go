@@ -1,0 +1,250 @@
+// Package article holds the Article value type of the publisher's article store: how an article
+// file or stream entry is decoded and what makes it valid. It does no I/O.
+package article
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Article is one story as the publisher's CMS writes it. Text fields are plain text: anything
+// that looks like HTML is shown as written.
+type Article struct {
+	ID          string    `json:"id"`
+	URL         string    `json:"url"`
+	Lang        string    `json:"lang"`
+	Title       string    `json:"title"`
+	PublishedAt time.Time `json:"published_at"`
+	Lead        string    `json:"lead,omitempty"`
+	Body        string    `json:"body,omitempty"`
+	Topics      []string  `json:"topics,omitempty"`
+	ImageURL    string    `json:"image_url,omitempty"`
+	ImageCredit string    `json:"image_credit,omitempty"`
+	Author      string    `json:"author,omitempty"`
+	Source      string    `json:"source,omitempty"`
+	Section     string    `json:"section,omitempty"`
+	Breaking    bool      `json:"breaking,omitempty"`
+	Retracted   bool      `json:"retracted,omitempty"`
+}
+
+// Limits on field sizes: generous for real stories, small enough that a runaway CMS export
+// cannot make one article cost megabytes in Redis.
+const (
+	MaxIDLen    = 200
+	MaxURLLen   = 2048
+	MaxTitleLen = 1000
+	MaxTextLen  = 200_000
+	MaxTopics   = 20
+)
+
+// FieldError is a problem with one field. Its text is "FIELD: reason".
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Rules are what the deployment accepts: the configured languages and topic slugs.
+type Rules struct {
+	Languages []string
+	Topics    []string
+}
+
+// Parse decodes one article and validates it against the rules. The error, when not nil, is
+// a *FieldError (or several joined with errors.Join) naming the field.
+func Parse(data []byte, rules Rules) (Article, error) {
+	a, err := Decode(data)
+	if err != nil {
+		return Article{}, err
+	}
+	if err := rules.Validate(a); err != nil {
+		return Article{}, err
+	}
+	return a, nil
+}
+
+// Decode decodes one article object strictly: wrong types, a second value after the object
+// and invalid UTF-8 are errors. Fields newsbot does not use (a CMS may add views, tags...) are
+// ignored so that a richer export still works.
+func Decode(data []byte) (Article, error) {
+	if !utf8.Valid(data) {
+		return Article{}, &FieldError{Field: "article", Reason: "not valid UTF-8"}
+	}
+	var raw struct {
+		Article
+		PublishedAt any `json:"published_at"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return Article{}, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Article{}, &FieldError{Field: "article", Reason: "unexpected data after the JSON object"}
+	}
+	a := raw.Article
+	switch v := raw.PublishedAt.(type) {
+	case nil:
+	case string:
+		if v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return Article{}, &FieldError{Field: "published_at", Reason: fmt.Sprintf("%q is not an RFC 3339 time", v)}
+			}
+			a.PublishedAt = t
+		}
+	default:
+		return Article{}, &FieldError{Field: "published_at", Reason: "must be an RFC 3339 string"}
+	}
+	return a, nil
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return &FieldError{Field: typeErr.Field, Reason: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return &FieldError{Field: "article", Reason: fmt.Sprintf("invalid JSON at byte %d: %v", syntaxErr.Offset, err)}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &FieldError{Field: "article", Reason: "incomplete JSON"}
+	}
+	return &FieldError{Field: "article", Reason: err.Error()}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct":
+		return "an object"
+	default:
+		return goKind
+	}
+}
+
+// Validate reports every problem of the article at once, each as a *FieldError.
+func (r Rules) Validate(a Article) error {
+	var errs []error
+	add := func(field, reason string) { errs = append(errs, &FieldError{Field: field, Reason: reason}) }
+
+	switch {
+	case strings.TrimSpace(a.ID) == "":
+		add("id", "required")
+	case len(a.ID) > MaxIDLen:
+		add("id", fmt.Sprintf("longer than %d bytes", MaxIDLen))
+	case strings.ContainsFunc(a.ID, isControl):
+		add("id", "contains control characters")
+	}
+	if a.URL == "" {
+		add("url", "required")
+	} else if err := checkURL(a.URL); err != nil {
+		add("url", err.Error())
+	}
+	switch {
+	case a.Lang == "":
+		add("lang", "required")
+	case !slices.Contains(r.Languages, a.Lang):
+		add("lang", fmt.Sprintf("%q is not one of LANGUAGES (%s)", a.Lang, strings.Join(r.Languages, ",")))
+	}
+	switch {
+	case strings.TrimSpace(a.Title) == "":
+		add("title", "required")
+	case utf8.RuneCountInString(a.Title) > MaxTitleLen:
+		add("title", fmt.Sprintf("longer than %d characters", MaxTitleLen))
+	}
+	if a.PublishedAt.IsZero() {
+		add("published_at", "required (RFC 3339)")
+	}
+	if len(a.Lead) > MaxTextLen {
+		add("lead", fmt.Sprintf("longer than %d bytes", MaxTextLen))
+	}
+	if len(a.Body) > MaxTextLen {
+		add("body", fmt.Sprintf("longer than %d bytes", MaxTextLen))
+	}
+	if len(a.Topics) > MaxTopics {
+		add("topics", fmt.Sprintf("more than %d topics", MaxTopics))
+	}
+	for _, t := range a.Topics {
+		if !slices.Contains(r.Topics, t) {
+			add("topics", fmt.Sprintf("%q is not one of TOPICS (%s)", t, strings.Join(r.Topics, ",")))
+		}
+	}
+	if a.ImageURL != "" {
+		if err := checkURL(a.ImageURL); err != nil {
+			add("image_url", err.Error())
+		}
+	}
+	for field, v := range map[string]string{"image_credit": a.ImageCredit, "author": a.Author, "source": a.Source, "section": a.Section} {
+		if utf8.RuneCountInString(v) > MaxTitleLen {
+			add(field, fmt.Sprintf("longer than %d characters", MaxTitleLen))
+		}
+	}
+	slices.SortStableFunc(errs, func(x, y error) int {
+		return strings.Compare(fieldOrder(x), fieldOrder(y))
+	})
+	return errors.Join(errs...)
+}
+
+// fieldOrder keeps reports in the order of the article format, so the same file gives the
+// same message every time.
+func fieldOrder(err error) string {
+	order := []string{"id", "url", "lang", "title", "published_at", "lead", "body", "topics", "image_url", "image_credit", "author", "source", "section"}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		if i := slices.Index(order, fe.Field); i >= 0 {
+			return fmt.Sprintf("%02d", i)
+		}
+	}
+	return "99"
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func checkURL(raw string) error {
+	if len(raw) > MaxURLLen {
+		return fmt.Errorf("longer than %d bytes", MaxURLLen)
+	}
+	if strings.ContainsFunc(raw, func(r rune) bool { return isControl(r) || r == ' ' }) {
+		return errors.New("contains spaces or control characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}
+
+// Hash is a digest of everything a reader sees of the article. The same id with another hash
+// is a correction.
+func (a Article) Hash() string {
+	b, err := json.Marshal(a)
+	if err != nil {
+		// Marshalling a struct of strings, bools and a time cannot fail.
+		panic(fmt.Sprintf("article: hash: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
