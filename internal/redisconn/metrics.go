@@ -1,0 +1,119 @@
+package redisconn
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Error kinds, the values of the "kind" label.
+const (
+	kindTimeout    = "timeout"    // the server or the pool did not answer in time
+	kindConnection = "connection" // refused, reset, closed: Redis is down or restarting
+	kindReply      = "reply"      // Redis answered with an error (READONLY, OOM, LOADING, WRONGTYPE...)
+)
+
+// expectedReplies are error replies the code asks for on purpose: go-redis answers NOSCRIPT by
+// loading the script, and creating a consumer group that exists says BUSYGROUP. Counting them
+// would make a healthy service look broken.
+var expectedReplies = []string{"NOSCRIPT", "BUSYGROUP"}
+
+// ErrorCounter is a go-redis hook counting failed commands and pipelines in
+// newsbot_redis_errors_total{command, kind}. Misses (redis.Nil), lost optimistic
+// transactions and cancelled contexts are outcomes, not failures, and are not counted.
+type ErrorCounter struct {
+	errors *prometheus.CounterVec
+}
+
+// NewErrorCounter creates the counter and registers it with reg (nil: not registered). When
+// the counter is already registered (a second client in the same process), the registered one
+// is shared.
+func NewErrorCounter(reg prometheus.Registerer) (*ErrorCounter, error) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "newsbot_redis_errors_total",
+		Help: "Redis commands and pipelines that failed, by command and kind (timeout, connection, reply).",
+	}, []string{"command", "kind"})
+	if reg != nil {
+		if err := reg.Register(vec); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+			if !ok {
+				return nil, err
+			}
+			vec = existing
+		}
+	}
+	return &ErrorCounter{errors: vec}, nil
+}
+
+// DialHook implements redis.Hook. Dial failures surface as the failure of the command that
+// needed the connection, so they are counted there, once.
+func (h *ErrorCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (h *ErrorCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if kind, ok := classify(err); ok {
+			h.errors.WithLabelValues(cmd.Name(), kind).Inc()
+		}
+		return err
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook. A pipeline counts once, under "pipeline", with
+// the kind of its first real failure: a Nil among its replies is not one.
+func (h *ErrorCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if kind, ok := classify(err); ok {
+			h.errors.WithLabelValues("pipeline", kind).Inc()
+			return err
+		}
+		for _, cmd := range cmds {
+			if kind, ok := classify(cmd.Err()); ok {
+				h.errors.WithLabelValues("pipeline", kind).Inc()
+				break
+			}
+		}
+		return err
+	}
+}
+
+// classify names the kind of a Redis failure, or says it is none.
+func classify(err error) (string, bool) {
+	switch {
+	case err == nil,
+		errors.Is(err, redis.Nil),
+		errors.Is(err, redis.TxFailedErr),
+		errors.Is(err, context.Canceled):
+		return "", false
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, redis.ErrPoolTimeout):
+		return kindTimeout, true
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := strings.TrimPrefix(rerr.Error(), "ERR ")
+		for _, p := range expectedReplies {
+			if strings.HasPrefix(msg, p) {
+				return "", false
+			}
+		}
+		return kindReply, true
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return kindTimeout, true
+	}
+	return kindConnection, true
+}

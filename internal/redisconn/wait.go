@@ -1,0 +1,89 @@
+package redisconn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// pingTimeout bounds one attempt, so a server that accepts but never answers (a paused
+// container, a black-holed route) counts as down rather than hanging start-up.
+const pingTimeout = 2 * time.Second
+
+// WaitReady blocks until Redis answers PING (every shard of a Cluster), retrying with
+// backoff from 100 ms up to 5 s. It logs when Redis is first found unreachable and when it
+// answers again, not on every attempt. It returns nil once Redis answers, or the context's
+// error wrapped when ctx ends first.
+func WaitReady(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) error {
+	ping := Ping(rdb)
+	b := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	var down time.Time
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := ping(pctx)
+		cancel()
+		if err == nil {
+			if !down.IsZero() {
+				log.Info("redis is reachable again", "down_for", time.Since(down).Round(time.Millisecond), "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for redis: %w", ctx.Err())
+		}
+		if down.IsZero() {
+			down = time.Now()
+			log.Warn("redis is unreachable, retrying with backoff", "err", err)
+		}
+		if err := b.Wait(ctx); err != nil {
+			return fmt.Errorf("wait for redis: %w", err)
+		}
+	}
+}
+
+// Backoff hands out growing waits for retry loops: Min, doubling up to Max, each with up to
+// a fifth of random jitter so that several copies of the service do not retry in lockstep.
+// The zero value waits 100 ms doubling to 5 s. It is not safe for concurrent use.
+type Backoff struct {
+	Min, Max time.Duration
+	next     time.Duration
+}
+
+// Next returns the wait before the next attempt and grows the one after it.
+func (b *Backoff) Next() time.Duration {
+	lo, hi := b.Min, b.Max
+	if lo <= 0 {
+		lo = 100 * time.Millisecond
+	}
+	if hi < lo {
+		hi = max(lo, 5*time.Second)
+	}
+	if b.next < lo {
+		b.next = lo
+	}
+	d := b.next
+	b.next = min(2*b.next, hi)
+	if j := int64(d / 5); j > 0 {
+		d += time.Duration(rand.Int64N(j))
+	}
+	return d
+}
+
+// Reset starts the waits again from Min, after a success.
+func (b *Backoff) Reset() { b.next = 0 }
+
+// Wait sleeps for Next(), or returns ctx.Err() as soon as ctx ends.
+func (b *Backoff) Wait(ctx context.Context) error {
+	t := time.NewTimer(b.Next())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
