@@ -1,0 +1,61 @@
+package source
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics counts what the watchers see. A nil *Metrics counts nothing, for tests and tools.
+type Metrics struct {
+	stories       *prometheus.CounterVec
+	invalid       *prometheus.CounterVec
+	fetches       *prometheus.CounterVec
+	handlerErrors *prometheus.CounterVec
+}
+
+// NewMetrics creates the counters and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		stories: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_source_stories_total",
+			Help: "Stories handed on or recorded, by source kind (dir, feed, stream) and event (new, correction, retraction, seeded).",
+		}, []string{"source", "event"}),
+		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_source_invalid_articles_total",
+			Help: "Invalid articles skipped (each distinct content once), by source kind.",
+		}, []string{"source"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_source_feed_fetches_total",
+			Help: "Feed fetches by result (ok, not_modified, error).",
+		}, []string{"result"}),
+		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_source_handler_errors_total",
+			Help: "Stories the handler failed to hand on (they are retried), by source kind.",
+		}, []string{"source"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.stories, m.invalid, m.fetches, m.handlerErrors)
+	}
+	return m
+}
+
+func (m *Metrics) story(source, event string) {
+	if m != nil {
+		m.stories.WithLabelValues(source, event).Inc()
+	}
+}
+
+func (m *Metrics) invalidArticle(source string) {
+	if m != nil {
+		m.invalid.WithLabelValues(source).Inc()
+	}
+}
+
+func (m *Metrics) fetch(result string) {
+	if m != nil {
+		m.fetches.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) handlerError(source string) {
+	if m != nil {
+		m.handlerErrors.WithLabelValues(source).Inc()
+	}
+}
