@@ -1,0 +1,179 @@
+// Package telegram is the bot's only door to the Telegram Bot API and the only importer of
+// go-telegram-bot-api/v5. It adds what the library lacks: a context on every call, typed
+// errors (retry-after, blocked, chat not found, migrated, bad request, transient), Bot API
+// fields newer than the library (sent as plain parameters), and errors that never carry the
+// bot token.
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+)
+
+// DefaultAPIURL is Telegram's public Bot API server.
+const DefaultAPIURL = "https://api.telegram.org"
+
+// defaultCallTimeout bounds a call whose ctx has no deadline, so one stuck connection
+// cannot stall a worker for the HTTP client's much longer (long-polling) timeout.
+const defaultCallTimeout = 30 * time.Second
+
+// Client calls the Bot API. It is safe for concurrent use.
+type Client struct {
+	token string
+	log   *slog.Logger
+	tmpl  tgbotapi.BotAPI // Token, endpoint and HTTP client; copied into each pooled caller
+	pool  sync.Pool       // *caller
+}
+
+// New returns a client of the Bot API at apiURL (TELEGRAM_API_URL; empty means
+// api.telegram.org). It does no network I/O: the library's constructors call getMe, this
+// one does not. httpClient nil means NewHTTPClient().
+func New(token, apiURL string, httpClient *http.Client, log *slog.Logger) *Client {
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	if httpClient == nil {
+		httpClient = NewHTTPClient()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{token: token, log: log}
+	c.tmpl = tgbotapi.BotAPI{Token: token, Buffer: 100}
+	c.tmpl.SetAPIEndpoint(strings.TrimRight(apiURL, "/") + "/bot%s/%s")
+	c.pool.New = func() any {
+		cl := &caller{doer: ctxDoer{hc: httpClient}}
+		cl.bot = c.tmpl
+		cl.bot.Client = &cl.doer
+		return cl
+	}
+	return c
+}
+
+// NewHTTPClient returns an HTTP client fit for the Bot API: bounded dial, TLS and
+// response-header waits (long enough for long polling), and a large idle pool per host
+// because fan-out sends thousands of requests per second to one host.
+func NewHTTPClient() *http.Client {
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute, // getUpdates holds the answer up to its timeout
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          2048,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	// The overall limit is a backstop only; calls carry their own deadlines.
+	return &http.Client{Transport: tr, Timeout: 3 * time.Minute}
+}
+
+// caller is a pooled copy of the library's BotAPI whose HTTP client attaches the call's
+// ctx: tgbotapi v5.5.1 builds its requests with http.NewRequest, without a context.
+type caller struct {
+	bot  tgbotapi.BotAPI
+	doer ctxDoer
+}
+
+type ctxDoer struct {
+	hc     *http.Client
+	ctx    context.Context
+	status int // HTTP status of the last answer, for answers that are not Bot API JSON
+}
+
+func (d *ctxDoer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := d.hc.Do(req.WithContext(d.ctx))
+	if resp != nil {
+		d.status = resp.StatusCode
+	}
+	return resp, err
+}
+
+// Call invokes a Bot API method and returns its raw result. params are Bot API parameters
+// as Telegram names them; objects (reply_markup, link_preview_options...) are JSON-encoded.
+func (c *Client) Call(ctx context.Context, method string, params map[string]any) (json.RawMessage, error) {
+	p, err := encodeParams(params)
+	if err != nil {
+		return nil, &Error{Method: method, Description: err.Error(), kind: ErrBadRequest, cause: err}
+	}
+	return c.call(ctx, method, p, defaultCallTimeout)
+}
+
+func (c *Client) call(ctx context.Context, method string, p tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, networkError(ctx, method, err, c.token)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	cl := c.pool.Get().(*caller)
+	cl.doer.ctx = ctx
+	cl.doer.status = 0
+	resp, err := cl.bot.MakeRequest(method, p)
+	status := cl.doer.status
+	cl.doer.ctx = nil
+	c.pool.Put(cl)
+
+	if err == nil {
+		return resp.Result, nil
+	}
+	var tgErr *tgbotapi.Error
+	if errors.As(err, &tgErr) && resp != nil {
+		return nil, apiError(method, resp.ErrorCode, resp.Description, tgErr.RetryAfter, tgErr.MigrateToChatID)
+	}
+	if status != 0 {
+		// An answer came but it was not Bot API JSON (a proxy's error page, say).
+		e := apiError(method, status, fmt.Sprintf("unreadable answer (HTTP %d): %v", status, redactErr(err, c.token)), 0, 0)
+		if e.kind == ErrBadRequest && status < 400 {
+			e.kind = ErrTransient
+		}
+		return nil, e
+	}
+	return nil, networkError(ctx, method, err, c.token)
+}
+
+// Send invokes a method that answers a Message (sendMessage, sendPhoto, editMessageText,
+// editMessageCaption, editMessageReplyMarkup, copyMessage — whose MessageId decodes into
+// Message.MessageID). Edits of inline messages answer true; the Message is then zero.
+func (c *Client) Send(ctx context.Context, method string, params map[string]any) (Message, error) {
+	raw, err := c.Call(ctx, method, params)
+	if err != nil {
+		return Message{}, err
+	}
+	var m Message
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return Message{}, &Error{Method: method, Description: "decode message: " + err.Error(), kind: ErrTransient, cause: err}
+		}
+	}
+	return m, nil
+}
+
+// Do is Call for a Request value.
+func (c *Client) Do(ctx context.Context, r Request) (json.RawMessage, error) {
+	return c.Call(ctx, r.Method, r.Params)
+}
+
+// decode unmarshals a result, naming the method in the error.
+func decode(method string, raw json.RawMessage, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return &Error{Method: method, Description: "decode result: " + err.Error(), kind: ErrTransient, cause: err}
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package telegramtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"hash/fnv"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// intParams are decoded to int64 when they hold an integer, the way tests compare them.
+var intParams = map[string]bool{
+	"chat_id": true, "from_chat_id": true, "message_id": true, "user_id": true,
+	"offset": true, "limit": true, "timeout": true, "reply_to_message_id": true,
+	"cache_time": true, "message_thread_id": true, "max_connections": true,
+}
+
+// boolParams are decoded to bool.
+var boolParams = map[string]bool{
+	"disable_notification": true, "protect_content": true, "show_alert": true,
+	"allow_paid_broadcast": true, "drop_pending_updates": true, "disable_web_page_preview": true,
+	"allow_sending_without_reply": true, "has_spoiler": true, "show_caption_above_media": true,
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/bot") {
+		writeFailure(w, Failure{Code: 404, Description: "Not Found"})
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, s.prefix) {
+		writeFailure(w, Failure{Code: 401, Description: "Unauthorized"})
+		return
+	}
+	method := r.URL.Path[len(s.prefix):]
+	if method == "" || strings.Contains(method, "/") {
+		writeFailure(w, Failure{Code: 404, Description: "Not Found"})
+		return
+	}
+	s.count(method)
+	params, err := decodeParams(r)
+	if err != nil {
+		writeFailure(w, Failure{Code: 400, Description: "Bad Request: " + err.Error()})
+		return
+	}
+	var chat int64
+	hasChat := false
+	if v, ok := params["chat_id"]; ok {
+		if chat, hasChat = s.resolve(v); !hasChat {
+			writeFailure(w, ChatNotFound())
+			return
+		}
+	}
+	req := Request{Method: method, Params: params, Time: time.Now(), Status: 200}
+
+	if ra, ok := s.allow(); !ok {
+		req.Status = 429
+		s.keep(req, chat)
+		writeFailure(w, RetryAfter(ra))
+		return
+	}
+	if f, ok := s.takeFailure(method, chat, hasChat); ok {
+		req.Status = f.Code
+		s.keep(req, chat)
+		writeFailure(w, f)
+		return
+	}
+	if h := s.handler.Load(); h != nil {
+		if resp := (*h)(req); resp != nil {
+			req.Status = s.writeResponse(w, resp)
+			s.keep(req, chat)
+			return
+		}
+	}
+	if method == "getUpdates" {
+		s.keep(req, chat)
+		s.getUpdates(w, r, params)
+		return
+	}
+	result, fail := s.answer(&req, chat, hasChat)
+	if fail != nil {
+		req.Status = fail.Code
+		s.keep(req, chat)
+		writeFailure(w, *fail)
+		return
+	}
+	s.keep(req, chat)
+	writeResult(w, result)
+}
+
+// keep records a request (unless recording is off).
+func (s *Server) keep(req Request, chat int64) {
+	if !s.record.Load() {
+		return
+	}
+	req.seq = s.seq.Add(1)
+	sh := s.shardOf(chat)
+	sh.mu.Lock()
+	sh.reqs = append(sh.reqs, req)
+	sh.mu.Unlock()
+}
+
+func (s *Server) writeResponse(w http.ResponseWriter, resp *Response) int {
+	switch {
+	case resp.Raw != nil:
+		st := resp.Status
+		if st == 0 {
+			st = 200
+		}
+		w.WriteHeader(st)
+		_, _ = w.Write(resp.Raw)
+		return st
+	case resp.Failure != nil:
+		writeFailure(w, *resp.Failure)
+		return resp.Failure.Code
+	default:
+		res := resp.Result
+		if res == nil {
+			res = true
+		}
+		writeResult(w, res)
+		return 200
+	}
+}
+
+func writeResult(w http.ResponseWriter, result any) {
+	b, err := json.Marshal(result)
+	if err != nil {
+		writeFailure(w, Failure{Code: 500, Description: "telegramtest: encode result: " + err.Error()})
+		return
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(b) + 24)
+	buf.WriteString(`{"ok":true,"result":`)
+	buf.Write(b)
+	buf.WriteByte('}')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeFailure(w http.ResponseWriter, f Failure) {
+	body := map[string]any{"ok": false, "error_code": f.Code, "description": f.Description}
+	params := map[string]any{}
+	if f.RetryAfter > 0 {
+		params["retry_after"] = f.RetryAfter
+	}
+	if f.MigrateTo != 0 {
+		params["migrate_to_chat_id"] = f.MigrateTo
+	}
+	if len(params) > 0 {
+		body["parameters"] = params
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(f.Code)
+	_, _ = w.Write(b)
+}
+
+// decodeParams reads form-urlencoded, multipart or JSON bodies (and the query string).
+func decodeParams(r *http.Request) (map[string]any, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	out := map[string]any{}
+	switch ct {
+	case "application/json":
+		body, err := io.ReadAll(io.LimitReader(r.Body, 50<<20))
+		if err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.UseNumber()
+			var m map[string]any
+			if err := dec.Decode(&m); err != nil {
+				return nil, err
+			}
+			for k, v := range m {
+				out[k] = normalizeJSON(k, v)
+			}
+		}
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(32 << 20); err != nil {
+			return nil, err
+		}
+		for k, vs := range r.MultipartForm.Value {
+			if len(vs) > 0 {
+				out[k] = normalizeString(k, vs[0])
+			}
+		}
+		for k, fs := range r.MultipartForm.File {
+			if len(fs) > 0 {
+				out[k] = "attach:" + fs[0].Filename
+			}
+		}
+	default:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 50<<20))
+		if err != nil {
+			return nil, err
+		}
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, err
+		}
+		for k, vs := range vals {
+			if len(vs) > 0 {
+				out[k] = normalizeString(k, vs[0])
+			}
+		}
+	}
+	for k, vs := range r.URL.Query() {
+		if _, ok := out[k]; !ok && len(vs) > 0 {
+			out[k] = normalizeString(k, vs[0])
+		}
+	}
+	return out, nil
+}
+
+func normalizeString(k, v string) any {
+	if intParams[k] {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+		return v
+	}
+	if boolParams[k] {
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+		return v
+	}
+	if len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+		var x any
+		if json.Unmarshal([]byte(v), &x) == nil {
+			return x
+		}
+	}
+	return v
+}
+
+func normalizeJSON(k string, v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+		f, _ := v.Float64()
+		return f
+	case string:
+		return normalizeString(k, v)
+	case map[string]any:
+		for kk, vv := range v {
+			v[kk] = plainJSON(vv)
+		}
+		return v
+	case []any:
+		for i, vv := range v {
+			v[i] = plainJSON(vv)
+		}
+		return v
+	}
+	return v
+}
+
+// plainJSON turns nested json.Numbers into float64, as json.Unmarshal would, so nested
+// objects look the same whichever body encoding carried them.
+func plainJSON(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, vv := range v {
+			v[k] = plainJSON(vv)
+		}
+	case []any:
+		for i, vv := range v {
+			v[i] = plainJSON(vv)
+		}
+	}
+	return v
+}
+
+// resolve maps a chat_id parameter to a numeric id; "@channel" names get a stable
+// channel id of their own, so edits by numeric id find what was sent by name.
+func (s *Server) resolve(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	case float64:
+		return int64(v), true
+	case string:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n, true
+		}
+		if !strings.HasPrefix(v, "@") || len(v) < 2 {
+			return 0, false
+		}
+		s.namesMu.Lock()
+		defer s.namesMu.Unlock()
+		id, ok := s.names[v]
+		if !ok {
+			h := fnv.New32a()
+			_, _ = h.Write([]byte(v))
+			id = -1000000000000 - int64(h.Sum32())
+			s.names[v] = id
+		}
+		return id, true
+	}
+	return 0, false
+}
+
+func (s *Server) usernameOf(id int64) string {
+	if id > -1000000000000 {
+		return ""
+	}
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	for name, n := range s.names {
+		if n == id {
+			return name[1:]
+		}
+	}
+	return ""
+}
