@@ -262,7 +262,7 @@ func TestAudience(t *testing.T) {
 		{"kk", []string{"politics"}, false, []int64{10, 20, 30}},
 		{"kk", []string{"politics", "economy", "sport"}, false, []int64{-1001234567890, 10, 20, 30}},
 		{"en", []string{"economy"}, false, []int64{20}},
-		{"kk", nil, false, []int64{30}},                                // a story without topics: all-topics followers
+		{"kk", nil, false, []int64{30}},                                         // a story without topics: all-topics followers
 		{"kk", []string{"tech"}, true, []int64{-1001234567890, 10, 20, 30, 50}}, // breaking: everyone active in kk
 		{"en", nil, true, []int64{20, 40}},
 		{"ru", []string{"world"}, false, []int64{30}},
@@ -660,4 +660,3 @@ func TestScriptCacheFlushed(t *testing.T) {
 		t.Errorf("audience %v, %v", got, err)
 	}
 }
-
