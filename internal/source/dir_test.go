@@ -1,0 +1,327 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"newsbot/internal/article"
+)
+
+var fastDir = DirOptions{Rescan: 150 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, Settle: 300 * time.Millisecond}
+
+// startedDir runs a watcher over an empty dir until its first start is done, so that later
+// files count as new.
+func startedDir(t *testing.T, e *env, dir string, opt DirOptions) *Dir {
+	t.Helper()
+	d := NewDir(e.deps, dir, opt)
+	run(t, d)
+	waitInitialised(t, e.store, d.opt.Name)
+	return d
+}
+
+func waitInitialised(t *testing.T, st *Store, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, ok, err := st.initialised(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source %s never finished its first start", name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDirNewCorrectionRetractionDuplicate(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	startedDir(t, e, dir, fastDir)
+
+	a := story("kz-001", "kk", time.Now())
+	a.Title = "Президент Қытай Төрағасымен кездесті"
+	writeStory(t, dir, a)
+	ev := e.rec.next(t)
+	if ev.Kind != New || ev.Article.ID != "kz-001" || ev.Article.Title != a.Title {
+		t.Fatalf("got %s %+v, want new kz-001", ev.Kind, ev.Article)
+	}
+	if want := "dir:" + filepath.Join(dir, "kz-001.json"); ev.Origin != want {
+		t.Errorf("origin %q, want %q", ev.Origin, want)
+	}
+
+	// The same content written again (an export that rewrites every file) is no event.
+	writeStory(t, dir, a)
+	e.rec.none(t, 400*time.Millisecond)
+
+	a.Title = "Президент Қытай Төрағасымен Ақордада кездесті"
+	writeStory(t, dir, a)
+	if ev := e.rec.next(t); ev.Kind != Correction || ev.Article.Title != a.Title {
+		t.Fatalf("got %s %q, want correction with the new title", ev.Kind, ev.Article.Title)
+	}
+
+	a.Retracted = true
+	writeStory(t, dir, a)
+	if ev := e.rec.next(t); ev.Kind != Retraction || ev.Article.ID != a.ID {
+		t.Fatalf("got %s %s, want retraction", ev.Kind, ev.Article.ID)
+	}
+	writeStory(t, dir, a)
+	e.rec.none(t, 400*time.Millisecond)
+
+	// Deleting the file does nothing.
+	if err := os.Remove(filepath.Join(dir, "kz-001.json")); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.none(t, 400*time.Millisecond)
+
+	// Retracted stories are left out of /latest but still found for /publish.
+	latest, err := e.store.Latest(context.Background(), []string{"kk"}, 10)
+	if err != nil || len(latest) != 0 {
+		t.Errorf("Latest = %v, %v; want nothing (retracted)", latest, err)
+	}
+	got, ok, err := e.store.Get(context.Background(), "kz-001")
+	if err != nil || !ok || !got.Retracted {
+		t.Errorf("Get = %+v, %v, %v; want the retracted story", got, ok, err)
+	}
+}
+
+func TestDirInvalidLoggedOnceAndPickedUpWhenFixed(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	startedDir(t, e, dir, fastDir)
+
+	bad := story("ru-777", "ru", time.Now())
+	bad.Title = ""
+	writeStory(t, dir, bad)
+	good := story("ru-778", "ru", time.Now())
+	writeStory(t, dir, good)
+
+	// The valid neighbour is handed on whatever happens to the broken file.
+	if ev := e.rec.next(t); ev.Article.ID != "ru-778" {
+		t.Fatalf("got %s, want ru-778", ev.Article.ID)
+	}
+	// Several rescans pass; the broken file is reported exactly once.
+	time.Sleep(1200 * time.Millisecond)
+	lines := e.logs.lines("invalid article")
+	if len(lines) != 1 {
+		t.Fatalf("%d invalid-article log lines, want 1: %v", len(lines), lines)
+	}
+	if lines[0]["path"] != filepath.Join(dir, "ru-777.json") || lines[0]["field"] != "title" || lines[0]["reason"] != "title: required" {
+		t.Errorf("log line %v: want path, field title, reason", lines[0])
+	}
+	if n := e.invalidCount("dir"); n != 1 {
+		t.Errorf("invalid metric %v, want 1", n)
+	}
+	e.rec.none(t, 10*time.Millisecond)
+
+	bad.Title = "Сенат принял закон"
+	writeStory(t, dir, bad)
+	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "ru-777" {
+		t.Fatalf("got %s %s, want new ru-777 once fixed", ev.Kind, ev.Article.ID)
+	}
+}
+
+func TestDirEditorTempFilesIgnored(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	startedDir(t, e, dir, fastDir)
+
+	for _, name := range []string{".kz-002.json.swp", "kz-002.json~", ".#kz-002.json", "kz-002.json.tmp", "#kz-002.json#", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("{half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "drafts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeStory(t, filepath.Join(dir, "drafts"), story("draft-1", "kk", time.Now()))
+	writeStory(t, dir, story("kz-002", "kk", time.Now()))
+	if ev := e.rec.next(t); ev.Article.ID != "kz-002" {
+		t.Fatalf("got %s, want kz-002", ev.Article.ID)
+	}
+	e.rec.none(t, 800*time.Millisecond)
+	if lines := e.logs.lines("invalid article"); len(lines) != 0 {
+		t.Errorf("temp files reported invalid: %v", lines)
+	}
+}
+
+func TestDirHalfWrittenFileIsRetriedNotReported(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	startedDir(t, e, dir, fastDir)
+
+	data := mustJSON(t, story("en-010", "en", time.Now()))
+	path := filepath.Join(dir, "en-010.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data[:len(data)/2]); err != nil {
+		t.Fatal(err)
+	}
+	// The writer pauses mid-file for longer than the debounce, shorter than Settle.
+	time.Sleep(150 * time.Millisecond)
+	if _, err := f.Write(data[len(data)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "en-010" {
+		t.Fatalf("got %s %s, want new en-010", ev.Kind, ev.Article.ID)
+	}
+	e.rec.none(t, 300*time.Millisecond)
+	if lines := e.logs.lines("invalid article"); len(lines) != 0 {
+		t.Errorf("half-written file reported invalid: %v", lines)
+	}
+}
+
+func TestDirFirstStartRecordsExistingAsSeen(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		writeStory(t, dir, story(fmt.Sprintf("old-%d", i), "kk", base.Add(time.Duration(i)*time.Hour)))
+	}
+	startedDir(t, e, dir, fastDir)
+	e.rec.none(t, 400*time.Millisecond)
+
+	// Recorded: /latest has them, newest first.
+	latest, err := e.store.Latest(context.Background(), []string{"kk", "ru"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := ids(latest); fmt.Sprint(ids) != "[old-4 old-3 old-2]" {
+		t.Errorf("Latest = %v, want [old-4 old-3 old-2]", ids)
+	}
+	writeStory(t, dir, story("fresh", "kk", base))
+	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "fresh" {
+		t.Fatalf("got %s %s, want new fresh", ev.Kind, ev.Article.ID)
+	}
+}
+
+func TestDirFirstStartBackfillsNewest(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		writeStory(t, dir, story(fmt.Sprintf("old-%d", i), "ru", base.Add(time.Duration(i)*time.Hour)))
+	}
+	opt := fastDir
+	opt.Backfill = 2
+	startedDir(t, e, dir, opt)
+	got := map[string]bool{e.rec.next(t).Article.ID: true, e.rec.next(t).Article.ID: true}
+	if !got["old-4"] || !got["old-3"] {
+		t.Errorf("backfilled %v, want old-4 and old-3", got)
+	}
+	e.rec.none(t, 400*time.Millisecond)
+}
+
+func ids(as []article.Article) []string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.ID)
+	}
+	return s
+}
+
+func TestDirRestartPushesOnlyWhatChangedWhileStopped(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	writeStory(t, dir, story("a", "kk", base))
+	d := NewDir(e.deps, dir, fastDir)
+	stop := run(t, d)
+	waitInitialised(t, e.store, d.opt.Name)
+	writeStory(t, dir, story("b", "kk", base))
+	if ev := e.rec.next(t); ev.Article.ID != "b" {
+		t.Fatalf("got %s, want b", ev.Article.ID)
+	}
+	stop()
+
+	// While stopped: one new story, one corrected, one untouched.
+	writeStory(t, dir, story("c", "kk", base))
+	corrected := story("a", "kk", base)
+	corrected.Title = "Story a, corrected"
+	writeStory(t, dir, corrected)
+
+	e2 := newEnvOn(t, e.store) // a new process: new owner, nothing in memory
+	run(t, NewDir(e2.deps, dir, fastDir))
+	got := map[string]Kind{}
+	for range 2 {
+		ev := e2.rec.next(t)
+		got[ev.Article.ID] = ev.Kind
+	}
+	if got["c"] != New || got["a"] != Correction {
+		t.Errorf("after restart got %v, want c new and a correction", got)
+	}
+	e2.rec.none(t, 500*time.Millisecond)
+}
+
+func TestDirTwoCopiesHandOnEachStoryOnce(t *testing.T) {
+	e1 := newEnv(t)
+	e2 := newEnvOn(t, e1.store)
+	dir := t.TempDir()
+	startedDir(t, e1, dir, fastDir)
+	startedDir(t, e2, dir, fastDir)
+
+	const n = 30
+	for i := range n {
+		writeStory(t, dir, story(fmt.Sprintf("s-%02d", i), "en", time.Now()))
+	}
+	seen := map[string]int{}
+	for range n {
+		select {
+		case ev := <-e1.rec.ch:
+			seen[ev.Article.ID]++
+		case ev := <-e2.rec.ch:
+			seen[ev.Article.ID]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d stories handed on", len(seen), n)
+		}
+	}
+	e1.rec.none(t, 500*time.Millisecond)
+	e2.rec.none(t, 10*time.Millisecond)
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s handed on %d times", id, c)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct stories, want %d", len(seen), n)
+	}
+}
+
+func TestDirHandlerFailureIsRetried(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	startedDir(t, e, dir, fastDir)
+	var mu sync.Mutex
+	failures := 0
+	e.rec.setFail(func(Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 3 {
+			failures++
+			return errors.New("telegram is down")
+		}
+		return nil
+	})
+	writeStory(t, dir, story("kz-009", "kk", time.Now()))
+	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "kz-009" {
+		t.Fatalf("got %s %s, want new kz-009 after retries", ev.Kind, ev.Article.ID)
+	}
+	e.rec.none(t, 400*time.Millisecond)
+	if lines := e.logs.lines("not handed on"); len(lines) != 3 {
+		t.Errorf("%d retry log lines, want 3", len(lines))
+	}
+}
