@@ -62,6 +62,9 @@ func (h *ErrorCounter) DialHook(next redis.DialHook) redis.DialHook { return nex
 func (h *ErrorCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
+		if tolerated(cmd) {
+			return err
+		}
 		if kind, ok := classify(err); ok {
 			h.errors.WithLabelValues(cmd.Name(), kind).Inc()
 		}
@@ -74,18 +77,45 @@ func (h *ErrorCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *ErrorCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		if kind, ok := classify(err); ok {
-			h.errors.WithLabelValues("pipeline", kind).Inc()
-			return err
+		if err == nil {
+			return nil
 		}
+		own := false // err is the error of one of the commands
 		for _, cmd := range cmds {
-			if kind, ok := classify(cmd.Err()); ok {
-				h.errors.WithLabelValues("pipeline", kind).Inc()
-				break
+			cerr := cmd.Err()
+			if cerr != nil && cerr == err {
+				own = true
 			}
+			if tolerated(cmd) {
+				continue
+			}
+			if kind, ok := classify(cerr); ok {
+				h.errors.WithLabelValues("pipeline", kind).Inc()
+				return err
+			}
+		}
+		if kind, ok := classify(err); ok && !own {
+			h.errors.WithLabelValues("pipeline", kind).Inc()
 		}
 		return err
 	}
+}
+
+// tolerated says whether cmd is part of the connection handshake that go-redis sends on every
+// new connection and whose failure it shrugs off: HELLO on a server older than 6, CLIENT
+// SETINFO on one older than 7.2, CLIENT MAINT_NOTIFICATIONS on one older than 8.
+func tolerated(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello":
+		return true
+	case "client":
+		args := cmd.Args()
+		if len(args) > 1 {
+			sub, _ := args[1].(string)
+			return strings.EqualFold(sub, "setinfo") || strings.EqualFold(sub, "maint_notifications")
+		}
+	}
+	return false
 }
 
 // classify names the kind of a Redis failure, or says it is none.

@@ -22,6 +22,9 @@ const (
 	defaultDialTimeout  = 5 * time.Second
 	defaultReadTimeout  = 3 * time.Second
 	defaultWriteTimeout = 3 * time.Second
+	// go-redis dials up to 5 times for each of its 4 tries of a command, so a command against a
+	// stopped server took seconds to fail; callers retry with their own backoff anyway.
+	defaultDialerRetries = 2
 	// Fan-out keeps many workers busy at once; go-redis' 10 per CPU is small on a 2-CPU box.
 	minPoolSize = 32
 )
@@ -40,6 +43,9 @@ func New(opt *redis.UniversalOptions, reg prometheus.Registerer) (redis.Universa
 	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = defaultDialTimeout
+	}
+	if o.DialerRetries == 0 {
+		o.DialerRetries = defaultDialerRetries
 	}
 	if o.ReadTimeout == 0 {
 		o.ReadTimeout = defaultReadTimeout
