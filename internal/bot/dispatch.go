@@ -1,0 +1,279 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"newsbot/internal/telegram"
+)
+
+// UpdateHandler handles one Telegram update. It is called from the Dispatcher's workers,
+// never concurrently for two updates of the same chat.
+type UpdateHandler interface {
+	HandleUpdate(ctx context.Context, u telegram.Update)
+}
+
+// ErrStopped is returned by Dispatch once the Dispatcher has stopped taking updates.
+var ErrStopped = errors.New("dispatcher stopped")
+
+// Dispatcher runs updates concurrently, but strictly in order per chat: every chat maps to
+// one of a fixed number of queues, each served by one goroutine. Memory and goroutines are
+// bounded (workers × queueLen); a full queue makes Dispatch wait, which slows intake
+// instead of growing without limit. A slow chat can delay the chats that share its queue,
+// which is the price of the bound; with many workers that is rare.
+type Dispatcher struct {
+	h      UpdateHandler
+	log    *slog.Logger
+	queues []chan job
+	grace  time.Duration
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed when Run's ctx ends: Dispatch refuses new updates
+
+	updates  *prometheus.CounterVec
+	duration prometheus.Histogram
+	panics   prometheus.Counter
+}
+
+type job struct {
+	u    telegram.Update
+	kind string
+	done func(handled bool) // nil, or told whether the handler ran to the end
+}
+
+// queueLen is each worker's backlog. Long polling hands over at most 100 updates at once.
+const queueLen = 64
+
+// NewDispatcher returns a Dispatcher of workers queues (at least 1) feeding h.
+func NewDispatcher(h UpdateHandler, workers int, log *slog.Logger) *Dispatcher {
+	if workers < 1 {
+		workers = 1
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{
+		h:        h,
+		log:      log,
+		queues:   make([]chan job, workers),
+		grace:    5 * time.Second,
+		stopping: make(chan struct{}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_bot_updates_total",
+			Help: "Telegram updates handled, by kind.",
+		}, []string{"kind"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "newsbot_bot_update_duration_seconds",
+			Help:    "Time to handle one Telegram update.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsbot_bot_update_panics_total",
+			Help: "Update handlers that panicked (recovered).",
+		}),
+	}
+	for i := range d.queues {
+		d.queues[i] = make(chan job, queueLen)
+	}
+	return d
+}
+
+// Register adds the dispatcher's metrics (updates by kind, handling latency, panics).
+func (d *Dispatcher) Register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{d.updates, d.duration, d.panics} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register bot metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// Dispatch queues u for its chat's worker. It waits while that queue is full, and fails
+// when ctx ends or the Dispatcher has stopped.
+func (d *Dispatcher) Dispatch(ctx context.Context, u telegram.Update) error {
+	return d.dispatch(ctx, u, nil)
+}
+
+func (d *Dispatcher) dispatch(ctx context.Context, u telegram.Update, done func(bool)) error {
+	select {
+	case <-d.stopping:
+		return ErrStopped
+	default:
+	}
+	q := d.queues[shardOf(ChatKey(u), len(d.queues))]
+	select {
+	case q <- job{u: u, kind: UpdateKind(u), done: done}:
+		return nil
+	case <-d.stopping:
+		return ErrStopped
+	case <-ctx.Done():
+		return fmt.Errorf("dispatch update %d: %w", u.UpdateID, ctx.Err())
+	}
+}
+
+// Run serves the queues until ctx ends. Then it stops taking updates, lets handlers finish
+// what is queued for a short grace period (an update taken in from a webhook has already
+// been acknowledged to Telegram), and returns once every worker has.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	// Handlers run on a context that outlives ctx by the grace period, so a shutdown does
+	// not cut a reply in half.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	go func() {
+		<-ctx.Done()
+		d.stopOnce.Do(func() { close(d.stopping) })
+		t := time.NewTimer(d.grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-work.Done():
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for _, q := range d.queues {
+		wg.Go(func() { d.serve(ctx, work, q) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (d *Dispatcher) serve(ctx, work context.Context, q chan job) {
+	for {
+		select {
+		case j := <-q:
+			d.handle(work, j)
+		case <-ctx.Done():
+			// Drain what is queued while the grace period lasts; abandon the rest.
+			for {
+				select {
+				case j := <-q:
+					if work.Err() != nil {
+						if j.done != nil {
+							j.done(false)
+						}
+						continue
+					}
+					d.handle(work, j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// handle runs one update. A panic is logged and counted; the update then counts as
+// handled, so that one poisonous update is not redelivered forever.
+func (d *Dispatcher) handle(ctx context.Context, j job) {
+	start := time.Now()
+	handled := false
+	defer func() {
+		if r := recover(); r != nil {
+			d.panics.Inc()
+			d.log.Error("update handler panicked", "update_id", j.u.UpdateID, "kind", j.kind,
+				"chat_id", ChatKey(j.u), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			handled = true
+		}
+		d.updates.WithLabelValues(j.kind).Inc()
+		d.duration.Observe(time.Since(start).Seconds())
+		if j.done != nil {
+			j.done(handled)
+		}
+	}()
+	d.h.HandleUpdate(ctx, j.u)
+	// A handler cut short by shutdown may not have finished: let intake redeliver it.
+	handled = ctx.Err() == nil
+}
+
+// ChatKey is the chat an update belongs to, the unit of ordering: the message's chat, the
+// chat of a pressed button's message (the presser for inline-mode buttons), the chat whose
+// membership changed; the sender for updates without a chat; 0 for none.
+func ChatKey(u telegram.Update) int64 {
+	switch {
+	case u.Message != nil && u.Message.Chat != nil:
+		return u.Message.Chat.ID
+	case u.EditedMessage != nil && u.EditedMessage.Chat != nil:
+		return u.EditedMessage.Chat.ID
+	case u.ChannelPost != nil && u.ChannelPost.Chat != nil:
+		return u.ChannelPost.Chat.ID
+	case u.EditedChannelPost != nil && u.EditedChannelPost.Chat != nil:
+		return u.EditedChannelPost.Chat.ID
+	case u.CallbackQuery != nil:
+		if m := u.CallbackQuery.Message; m != nil && m.Chat != nil {
+			return m.Chat.ID
+		}
+		if u.CallbackQuery.From != nil {
+			return u.CallbackQuery.From.ID
+		}
+	case u.MyChatMember != nil:
+		return u.MyChatMember.Chat.ID
+	case u.ChatMember != nil:
+		return u.ChatMember.Chat.ID
+	case u.ChatJoinRequest != nil:
+		return u.ChatJoinRequest.Chat.ID
+	case u.InlineQuery != nil && u.InlineQuery.From != nil:
+		return u.InlineQuery.From.ID
+	case u.ChosenInlineResult != nil && u.ChosenInlineResult.From != nil:
+		return u.ChosenInlineResult.From.ID
+	case u.ShippingQuery != nil && u.ShippingQuery.From != nil:
+		return u.ShippingQuery.From.ID
+	case u.PreCheckoutQuery != nil && u.PreCheckoutQuery.From != nil:
+		return u.PreCheckoutQuery.From.ID
+	case u.PollAnswer != nil:
+		return u.PollAnswer.User.ID
+	}
+	return 0
+}
+
+// UpdateKind names an update's kind as Telegram does ("message", "callback_query"...),
+// "other" for kinds newer than the library.
+func UpdateKind(u telegram.Update) string {
+	switch {
+	case u.Message != nil:
+		return "message"
+	case u.EditedMessage != nil:
+		return "edited_message"
+	case u.ChannelPost != nil:
+		return "channel_post"
+	case u.EditedChannelPost != nil:
+		return "edited_channel_post"
+	case u.CallbackQuery != nil:
+		return "callback_query"
+	case u.MyChatMember != nil:
+		return "my_chat_member"
+	case u.ChatMember != nil:
+		return "chat_member"
+	case u.ChatJoinRequest != nil:
+		return "chat_join_request"
+	case u.InlineQuery != nil:
+		return "inline_query"
+	case u.ChosenInlineResult != nil:
+		return "chosen_inline_result"
+	case u.ShippingQuery != nil:
+		return "shipping_query"
+	case u.PreCheckoutQuery != nil:
+		return "pre_checkout_query"
+	case u.Poll != nil:
+		return "poll"
+	case u.PollAnswer != nil:
+		return "poll_answer"
+	}
+	return "other"
+}
+
+func shardOf(chat int64, n int) int {
+	x := uint64(chat)
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	return int(x % uint64(n))
+}
