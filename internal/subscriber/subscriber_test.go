@@ -660,3 +660,58 @@ func TestScriptCacheFlushed(t *testing.T) {
 		t.Errorf("audience %v, %v", got, err)
 	}
 }
+
+// TestConcurrentMixedOperations runs every kind of write at once on a few readers, then checks
+// that the indexes and counters agree with the records as they ended up.
+func TestConcurrentMixedOperations(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ids := []int64{-3, -2, -1, 1, 2, 3}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for i := 0; i < 150; i++ {
+				id := ids[rng.IntN(len(ids))]
+				var err error
+				switch rng.IntN(8) {
+				case 0, 1:
+					r := randomReader(rng, 1)
+					r.ChatID = id
+					err = f.s.Save(ctx, r)
+				case 2:
+					err = f.s.SetStatus(ctx, id, []subscriber.Status{subscriber.Active, subscriber.Stopped, subscriber.Blocked}[rng.IntN(3)])
+				case 3, 4:
+					_, err = f.s.ToggleTopic(ctx, id, topics[rng.IntN(len(topics))])
+				case 5:
+					_, err = f.s.SetAllTopics(ctx, id, rng.IntN(2) == 0)
+				case 6:
+					err = f.s.Migrate(ctx, id, ids[rng.IntN(len(ids))])
+				case 7:
+					if rng.IntN(4) == 0 {
+						err = f.s.Delete(ctx, id)
+					} else {
+						_, err = f.s.SetLanguages(ctx, id, canonical([]string{langs[rng.IntN(3)], langs[rng.IntN(3)]}, langs))
+					}
+				}
+				if err != nil && !errors.Is(err, subscriber.ErrNotFound) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		r, ok, err := f.s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			f.model[id] = r
+		}
+	}
+	f.check(t)
+}
