@@ -105,7 +105,10 @@ func TestRenderGolden(t *testing.T) {
 			a.Title = "AT&T buys T&amp;T for \"$1\" <b>today</b>"
 			a.ImageCredit = "A&B <i>Studio</i>"
 		}), "en", "@news_en", MaxCaption},
-		{"title_close_b", with(func(a *article.Article) { a.Title = "</b> closing tag & &lt; entity"; a.Lead = "</i></b><a href=\"x\">" }), "en", "@news_en", MaxCaption},
+		{"title_close_b", with(func(a *article.Article) {
+			a.Title = "</b> closing tag & &lt; entity"
+			a.Lead = "</i></b><a href=\"x\">"
+		}), "en", "@news_en", MaxCaption},
 		{"kazakh_10000_text", func() article.Article { a := kk; a.ImageURL, a.ImageCredit = "", ""; return a }(), "kk", "@news_kk", MaxText},
 		{"kazakh_10000_photo", kk, "kk", "@news_kk", MaxCaption},
 		{"emoji_at_cut", with(func(a *article.Article) {
@@ -261,7 +264,7 @@ func TestCut(t *testing.T) {
 		{"one two, three", 10, "one two…"},
 		{"абвгд еёжзи", 8, "абвгд…"},
 		{"averyveryverylongword", 8, "averyve…"},
-		{"ab 😀😀😀😀😀😀😀", 9, "ab 😀😀…"},  // 😀 is two units: never half of one
+		{"ab 😀😀😀😀😀😀😀", 9, "ab 😀😀…"},         // 😀 is two units: never half of one
 		{"ab👨‍👩‍👧cdefghijklmnop", 8, "ab…"}, // the family would be split: drop it whole
 		{"x 🇰🇿🇰🇿🇰🇿🇰🇿🇰🇿🇰🇿", 9, "x 🇰🇿…"},
 	}
@@ -289,9 +292,9 @@ func TestCut(t *testing.T) {
 
 func TestNormalizeURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://news.example.kz/a?b=1&c=2#x":          "https://news.example.kz/a?b=1&c=2#x",
+		"https://news.example.kz/a?b=1&c=2#x":           "https://news.example.kz/a?b=1&c=2#x",
 		"https://новости.қаз/жаңалықтар?q=саясат&x=%20": "https://xn--b1amnebsh.xn--80ao21a/%D0%B6%D0%B0%D2%A3%D0%B0%D0%BB%D1%8B%D2%9B%D1%82%D0%B0%D1%80?q=%D1%81%D0%B0%D1%8F%D1%81%D0%B0%D1%82&x=%20",
-		"http://example.kz:8080/path":                  "http://example.kz:8080/path",
+		"http://example.kz:8080/path":                   "http://example.kz:8080/path",
 	} {
 		got, err := normalizeURL(in)
 		if err != nil || got != want {

@@ -2,6 +2,7 @@ package post
 
 import (
 	"errors"
+	"net"
 	"net/url"
 	"strings"
 	"unicode"
@@ -187,14 +188,16 @@ func normalizeURL(raw string) (string, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return "", errors.New("not an absolute http(s) URL")
 	}
-	host, err := idna.Lookup.ToASCII(u.Hostname())
-	if err != nil {
-		return "", errors.New("host is not a valid domain name")
+	if net.ParseIP(u.Hostname()) == nil {
+		host, err := idna.Lookup.ToASCII(u.Hostname())
+		if err != nil || host == "" {
+			return "", errors.New("host is not a valid domain name")
+		}
+		if port := u.Port(); port != "" {
+			host = net.JoinHostPort(host, port)
+		}
+		u.Host = host
 	}
-	if port := u.Port(); port != "" {
-		host += ":" + port
-	}
-	u.Host = host
 	u.RawQuery = escapeNonASCII(u.RawQuery)
 	// EscapedPath and EscapedFragment already percent-encode what must be.
 	return u.String(), nil
