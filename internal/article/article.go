@@ -10,11 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Article is one story as the publisher's CMS writes it. Text fields are plain text: anything
@@ -112,7 +116,10 @@ func Decode(data []byte) (Article, error) {
 func decodeError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return &FieldError{Field: typeErr.Field, Reason: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+		// The decoder names the field by its Go path through the wrapper struct
+		// ("Article.title"); the reader of the error wrote "title".
+		field := strings.TrimPrefix(typeErr.Field, "Article.")
+		return &FieldError{Field: field, Reason: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
@@ -164,7 +171,7 @@ func (r Rules) Validate(a Article) error {
 		add("lang", fmt.Sprintf("%q is not one of LANGUAGES (%s)", a.Lang, strings.Join(r.Languages, ",")))
 	}
 	switch {
-	case strings.TrimSpace(a.Title) == "":
+	case !hasText(a.Title):
 		add("title", "required")
 	case utf8.RuneCountInString(a.Title) > MaxTitleLen:
 		add("title", fmt.Sprintf("longer than %d characters", MaxTitleLen))
@@ -181,9 +188,12 @@ func (r Rules) Validate(a Article) error {
 	if len(a.Topics) > MaxTopics {
 		add("topics", fmt.Sprintf("more than %d topics", MaxTopics))
 	}
-	for _, t := range a.Topics {
-		if !slices.Contains(r.Topics, t) {
+	for i, t := range a.Topics {
+		switch {
+		case !slices.Contains(r.Topics, t):
 			add("topics", fmt.Sprintf("%q is not one of TOPICS (%s)", t, strings.Join(r.Topics, ",")))
+		case slices.Contains(a.Topics[:i], t):
+			add("topics", fmt.Sprintf("%q is listed twice", t))
 		}
 	}
 	if a.ImageURL != "" {
@@ -215,7 +225,19 @@ func fieldOrder(err error) string {
 	return "99"
 }
 
+// hostProfile checks host names as a resolver would, with DNS lengths (no empty labels as in
+// "a..b"); underscores are allowed, as browsers allow them.
+var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true), idna.StrictDomainName(false))
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// hasText reports whether s has something a reader can see: a title of spaces and control
+// characters would pass a TrimSpace check and still render as an empty post.
+func hasText(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsSpace(r) && !unicode.IsControl(r) && r != '\uFEFF' && r != utf8.RuneError
+	})
+}
 
 func checkURL(raw string) error {
 	if len(raw) > MaxURLLen {
@@ -231,8 +253,16 @@ func checkURL(raw string) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
 	}
-	if u.Host == "" {
+	host := u.Hostname()
+	if host == "" {
 		return fmt.Errorf("%q has no host", raw)
+	}
+	if net.ParseIP(host) == nil {
+		// Telegram refuses buttons and photos whose host is not a domain name; an IDN host
+		// (новости.қаз) is fine, it is sent as punycode.
+		if _, err := hostProfile.ToASCII(host); err != nil {
+			return fmt.Errorf("%q: host %q is not a valid domain name", raw, host)
+		}
 	}
 	return nil
 }
@@ -240,6 +270,8 @@ func checkURL(raw string) error {
 // Hash is a digest of everything a reader sees of the article. The same id with another hash
 // is a correction.
 func (a Article) Hash() string {
+	// The same instant written with another offset (Z or +06:00) is not a correction.
+	a.PublishedAt = a.PublishedAt.UTC()
 	b, err := json.Marshal(a)
 	if err != nil {
 		// Marshalling a struct of strings, bools and a time cannot fail.

@@ -189,7 +189,7 @@ func normalizeURL(raw string) (string, error) {
 		return "", errors.New("not an absolute http(s) URL")
 	}
 	if net.ParseIP(u.Hostname()) == nil {
-		host, err := idna.Lookup.ToASCII(u.Hostname())
+		host, err := hostProfile.ToASCII(u.Hostname())
 		if err != nil || host == "" {
 			return "", errors.New("host is not a valid domain name")
 		}
@@ -220,6 +220,9 @@ func escapeNonASCII(s string) string {
 	}
 	return b.String()
 }
+
+// hostProfile is article's: a host the article validation accepts always converts.
+var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true), idna.StrictDomainName(false))
 
 // ShareURL is Telegram's share link for a story: https://t.me/share/url?url=URL&text=TEXT, both
 // query-encoded (spaces as %20: "+" is a space only in form encoding, and the share page
