@@ -1,0 +1,264 @@
+// Package bot talks to readers in Telegram: the commands (/start, /topics, /language,
+// /latest, /stop, /help), the inline buttons they show, group-admin checks, a per-chat flood
+// limit, and the intake of updates (long polling or webhook) that feeds them.
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/article"
+	"newsbot/internal/subscriber"
+	"newsbot/internal/telegram"
+)
+
+// API is the part of the Telegram client the bot uses; *telegram.Client satisfies it.
+type API interface {
+	Call(ctx context.Context, method string, params map[string]any) (json.RawMessage, error)
+	AnswerCallbackQuery(ctx context.Context, id, text string, showAlert bool) error
+	GetChatMember(ctx context.Context, chatID, userID int64) (telegram.ChatMember, error)
+	SetMyCommands(ctx context.Context, commands []telegram.BotCommand, languageCode string) error
+}
+
+// Readers is the subscriber store as the bot uses it; *subscriber.Store satisfies it. The
+// single-field changes are atomic in the store, so two quick presses never undo each other.
+type Readers interface {
+	Get(ctx context.Context, chatID int64) (subscriber.Reader, bool, error)
+	Save(ctx context.Context, r subscriber.Reader) error
+	SetStatus(ctx context.Context, chatID int64, st subscriber.Status) error
+	ToggleTopic(ctx context.Context, chatID int64, topic string) (subscriber.Reader, error)
+	SetAllTopics(ctx context.Context, chatID int64, all bool) (subscriber.Reader, error)
+	SetLanguages(ctx context.Context, chatID int64, langs []string) (subscriber.Reader, error)
+	SetInterfaceLanguage(ctx context.Context, chatID int64, lang string) (subscriber.Reader, error)
+	Migrate(ctx context.Context, from, to int64) error
+}
+
+// Stories gives /latest the newest stories the watcher has seen; source.Store satisfies it.
+type Stories interface {
+	Latest(ctx context.Context, langs []string, n int) ([]article.Article, error)
+}
+
+// Texts is the translations the bot speaks; *locale.Bundle satisfies it.
+type Texts interface {
+	T(lang, id string, data map[string]any) string
+	Plural(lang, id string, n int, data map[string]any) string
+	Date(lang string, t time.Time) string
+}
+
+// Options are the bot's dependencies and settings. API, Readers, Stories, Texts and Redis
+// are required.
+type Options struct {
+	API     API
+	Readers Readers
+	Stories Stories
+	Texts   Texts
+	// Redis and Prefix hold the flood limiter and the group-admin cache, shared by every
+	// running copy so that a reader is slowed the same whichever copy gets the update.
+	Redis  redis.UniversalClient
+	Prefix string
+
+	Languages       []string // LANGUAGES; the first languages of stories and of the interface
+	DefaultLanguage string   // DEFAULT_LANGUAGE, for readers whose Telegram language is none of them
+	Topics          []string // TOPICS, in the order the keyboard shows them
+	Username        string   // the bot's username (getMe), to tell /start@ThisBot from /start@OtherBot
+	Location        *time.Location
+	Admins          []int64 // ADMIN_IDS: the only users who may run admin commands
+
+	// Flood is the per-chat limit; zero values take DefaultFlood.
+	Flood FloodLimit
+	// AdminCacheTTL is how long a group member's admin status is trusted; zero: 1 minute.
+	AdminCacheTTL time.Duration
+	Log           *slog.Logger
+}
+
+// Bot handles Telegram updates. It is safe for concurrent use; the intake keeps the updates
+// of one chat in order.
+type Bot struct {
+	api      API
+	readers  Readers
+	stories  Stories
+	texts    Texts
+	rdb      redis.UniversalClient
+	prefix   string
+	langs    []string
+	defLang  string
+	topics   []string
+	username string
+	loc      *time.Location
+	admins   []int64
+	flood    FloodLimit
+	adminTTL time.Duration
+	log      *slog.Logger
+
+	floodScript *redis.Script
+	commands    []Command
+	buttons     []Button
+}
+
+// NewBot returns a bot; it does no network I/O.
+func NewBot(o Options) (*Bot, error) {
+	var missing []string
+	if o.API == nil {
+		missing = append(missing, "API")
+	}
+	if o.Readers == nil {
+		missing = append(missing, "Readers")
+	}
+	if o.Stories == nil {
+		missing = append(missing, "Stories")
+	}
+	if o.Texts == nil {
+		missing = append(missing, "Texts")
+	}
+	if o.Redis == nil {
+		missing = append(missing, "Redis")
+	}
+	if len(o.Languages) == 0 {
+		missing = append(missing, "Languages")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("new bot: missing %s", strings.Join(missing, ", "))
+	}
+	def := o.DefaultLanguage
+	if !slices.Contains(o.Languages, def) {
+		def = o.Languages[0]
+	}
+	loc := o.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ttl := o.AdminCacheTTL
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	b := &Bot{
+		api:      o.API,
+		readers:  o.Readers,
+		stories:  o.Stories,
+		texts:    o.Texts,
+		rdb:      o.Redis,
+		prefix:   o.Prefix,
+		langs:    slices.Clone(o.Languages),
+		defLang:  def,
+		topics:   slices.Clone(o.Topics),
+		username: strings.TrimPrefix(o.Username, "@"),
+		loc:      loc,
+		admins:   slices.Clone(o.Admins),
+		flood:    o.Flood.withDefaults(),
+		adminTTL: ttl,
+		log:      log,
+	}
+	b.floodScript = newFloodScript()
+	b.commands = readerCommands()
+	b.buttons = readerButtons()
+	return b, nil
+}
+
+// HandleUpdate answers one update. Errors are logged here, once: an update is never retried
+// (Telegram would only send the same press again), and one bad update must not stop the
+// others.
+func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) {
+	defer func() {
+		// A bug triggered by one odd update must cost that update only, not the process.
+		if p := recover(); p != nil {
+			b.log.Error("bot: panic while handling an update", "update_id", u.UpdateID, "panic", fmt.Sprint(p))
+		}
+	}()
+	var err error
+	switch {
+	case u.Message != nil:
+		err = b.onMessage(ctx, u.Message)
+	case u.CallbackQuery != nil:
+		err = b.onCallback(ctx, u.CallbackQuery)
+	case u.MyChatMember != nil:
+		err = b.onMyChatMember(ctx, u.MyChatMember)
+	default:
+		// Edited messages, channel posts, inline queries...: nothing a reader expects an
+		// answer to.
+		return
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		b.log.Warn("bot: handle update", "update_id", u.UpdateID, "err", err)
+	}
+}
+
+// isAdmin reports whether userID is one of ADMIN_IDS.
+func (b *Bot) isAdmin(userID int64) bool { return userID != 0 && slices.Contains(b.admins, userID) }
+
+// langOf maps a Telegram language_code ("ru", "ru-RU", "en_US") to one of LANGUAGES, or "".
+func (b *Bot) langOf(code string) string {
+	code = strings.ToLower(strings.TrimSpace(code))
+	if i := strings.IndexAny(code, "-_"); i >= 0 {
+		code = code[:i]
+	}
+	if code != "" && slices.Contains(b.langs, code) {
+		return code
+	}
+	return ""
+}
+
+// send posts an HTML message to a chat. A chat that blocked the bot is marked so, and never
+// written to again until it comes back with /start.
+func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) error {
+	p := map[string]any{
+		"chat_id":              chatID,
+		"text":                 text,
+		"parse_mode":           "HTML",
+		"link_preview_options": map[string]any{"is_disabled": true},
+	}
+	if markup != nil {
+		p["reply_markup"] = markup
+	}
+	_, err := b.api.Call(ctx, "sendMessage", p)
+	if err != nil {
+		b.gone(ctx, chatID, err)
+		return fmt.Errorf("send message to %d: %w", chatID, err)
+	}
+	return nil
+}
+
+// gone marks a reader blocked when Telegram says the chat cannot be written to.
+func (b *Bot) gone(ctx context.Context, chatID int64, err error) {
+	if !errors.Is(err, telegram.ErrBlocked) && !errors.Is(err, telegram.ErrChatNotFound) {
+		return
+	}
+	if _, ok, gerr := b.readers.Get(ctx, chatID); gerr != nil || !ok {
+		return
+	}
+	if serr := b.readers.SetStatus(ctx, chatID, subscriber.Blocked); serr != nil {
+		b.log.Warn("bot: mark reader blocked", "chat_id", chatID, "err", serr)
+	}
+}
+
+// edit replaces a message's text and keyboard (text "" keeps the text, editing only the
+// keyboard). Telegram refuses an edit that changes nothing; that is not a failure here.
+func (b *Bot) edit(ctx context.Context, chatID int64, messageID int, text string, markup any) error {
+	p := map[string]any{"chat_id": chatID, "message_id": messageID, "reply_markup": markup}
+	method := "editMessageReplyMarkup"
+	if text != "" {
+		method = "editMessageText"
+		p["text"] = text
+		p["parse_mode"] = "HTML"
+		p["link_preview_options"] = map[string]any{"is_disabled": true}
+	}
+	if _, err := b.api.Call(ctx, method, p); err != nil {
+		var te *telegram.Error
+		if errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message is not modified") {
+			return nil
+		}
+		return fmt.Errorf("%s in %d: %w", method, chatID, err)
+	}
+	return nil
+}
