@@ -1,0 +1,286 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"newsbot/internal/article"
+	"newsbot/internal/post"
+	"newsbot/internal/telegram"
+)
+
+// Channel post states in the story's channels hash (channel → state):
+//
+//	"w"                                    posting (or a crash left the outcome unknown)
+//	"p:<message id>:<method>:<image url>"  posted; kept so that corrections can edit it
+//	"r"                                    retracted: deleted, never posted again
+const (
+	chanPosting   = "w"
+	chanRetracted = "r"
+)
+
+type channelPost struct {
+	msgID  int
+	method string
+	image  string
+}
+
+func parseChannelPost(v string) (channelPost, bool) {
+	parts := strings.SplitN(v, ":", 4)
+	if len(parts) != 4 || parts[0] != "p" {
+		return channelPost{}, false
+	}
+	id, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return channelPost{}, false
+	}
+	return channelPost{msgID: id, method: parts[2], image: parts[3]}, true
+}
+
+func (c channelPost) String() string {
+	return "p:" + strconv.Itoa(c.msgID) + ":" + c.method + ":" + c.image
+}
+
+// postChannel posts a story to the channel of its language, once: a channel that holds the
+// story (or is posting it, or had it retracted) is left alone.
+func (e *Engine) postChannel(ctx context.Context, a article.Article) error {
+	ch := e.opt.Channels[a.Lang]
+	if ch == "" {
+		return nil
+	}
+	key := e.keys.channels(a.ID)
+	ok, err := e.rdb.HSetNX(ctx, key, ch, chanPosting).Result()
+	if err != nil {
+		return fmt.Errorf("post to channel %s: %w", ch, err)
+	}
+	if !ok {
+		return nil
+	}
+	e.rdb.Expire(ctx, key, e.opt.LedgerTTL)
+	p, err := e.render.Render(a, a.Lang, chatParam(ch))
+	if err != nil {
+		e.rdb.HDel(ctx, key, ch)
+		return fmt.Errorf("post to channel %s: render: %w", ch, err)
+	}
+	msg, err := e.sendOne(ctx, ch, p)
+	if err != nil {
+		e.met.channel.WithLabelValues("post_failed").Inc()
+		if !inDoubt(err) {
+			// Telegram answered no: nothing was posted, so a later attempt may post.
+			e.rdb.HDel(context.WithoutCancel(ctx), key, ch)
+		}
+		return fmt.Errorf("post to channel %s: %w", ch, err)
+	}
+	e.met.channel.WithLabelValues("post").Inc()
+	st := channelPost{msgID: msg.MessageID, method: p.Method, image: a.ImageURL}
+	if err := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, st.String()).Err(); err != nil {
+		return fmt.Errorf("record channel post %s: %w", ch, err)
+	}
+	e.log.Info("posted to channel", "article_id", a.ID, "lang", a.Lang, "channel", ch, "message_id", msg.MessageID)
+	return nil
+}
+
+// inDoubt reports whether a failed call may still have reached Telegram (no answer came).
+func inDoubt(err error) bool {
+	var te *telegram.Error
+	if errors.As(err, &te) {
+		return te.Code == 0 && !beforeSend(err)
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// sendOne makes one Bot API call for a channel, on the global schedule, waiting out 429s and
+// retrying transient failures a few times.
+func (e *Engine) sendOne(ctx context.Context, ch string, p post.Post) (telegram.Message, error) {
+	backoff := e.opt.Backoff
+	for attempt := 0; ; attempt++ {
+		if err := e.lim.waitSlot(ctx, ch); err != nil {
+			return telegram.Message{}, err
+		}
+		msg, err := e.tg.Send(ctx, p.Method, p.Params)
+		if err == nil {
+			return msg, nil
+		}
+		var te *telegram.Error
+		switch {
+		case errors.Is(err, telegram.ErrRetryAfter) && errors.As(err, &te) && attempt < 10:
+			e.met.limited.Inc()
+			e.countStats(ctx, 0, nil, 1)
+			if perr := e.lim.pause(ctx, te.RetryAfter); perr != nil {
+				e.log.Error("pause sending", "err", perr)
+			}
+		case errors.Is(err, telegram.ErrTransient) && !inDoubt(err) && attempt < e.opt.Retries:
+			if err := sleepUntil(ctx, time.Now().Add(backoff)); err != nil {
+				return telegram.Message{}, err
+			}
+			backoff *= 2
+		default:
+			return telegram.Message{}, err
+		}
+	}
+}
+
+// Correct edits the channel posts of a story whose content changed. Photo posts get their
+// caption edited (editMessageMedia when the photo itself changed), text posts their text. When
+// a correction adds or removes the photo, Telegram cannot turn one kind of message into the
+// other, so the post is deleted and posted anew (the channel still holds one copy).
+// Readers' private copies are left as they are.
+func (e *Engine) Correct(ctx context.Context, a article.Article) error {
+	if a.Retracted {
+		return e.Retract(ctx, a)
+	}
+	posts, err := e.rdb.HGetAll(ctx, e.keys.channels(a.ID)).Result()
+	if err != nil {
+		return fmt.Errorf("correct %s: %w", a.ID, err)
+	}
+	var errs []error
+	for ch, v := range posts {
+		cp, ok := parseChannelPost(v)
+		if !ok {
+			continue
+		}
+		if err := e.correctOne(ctx, a, ch, cp); err != nil {
+			e.met.channel.WithLabelValues("edit_failed").Inc()
+			errs = append(errs, fmt.Errorf("correct %s in %s: %w", a.ID, ch, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) correctOne(ctx context.Context, a article.Article, ch string, cp channelPost) error {
+	chat := chatParam(ch)
+	p, err := e.render.Render(a, a.Lang, chat)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	params := maps.Clone(p.Params)
+	params["message_id"] = cp.msgID
+	var method string
+	switch {
+	case p.Method == cp.method && p.Method == "sendPhoto" && cp.image == a.ImageURL:
+		method = "editMessageCaption"
+		delete(params, "photo")
+	case p.Method == cp.method && p.Method == "sendPhoto":
+		method = "editMessageMedia"
+		media := map[string]any{"type": "photo", "media": params["photo"]}
+		for _, k := range []string{"caption", "parse_mode", "caption_entities", "show_caption_above_media"} {
+			if v, ok := params[k]; ok {
+				media[k] = v
+				delete(params, k)
+			}
+		}
+		delete(params, "photo")
+		params["media"] = media
+	case p.Method == cp.method && p.Method == "sendMessage":
+		method = "editMessageText"
+	default:
+		return e.repost(ctx, a, ch, cp, p)
+	}
+	_, err = e.sendOne(ctx, ch, post.Post{Method: method, Params: params})
+	if err != nil && !notModified(err) {
+		return err
+	}
+	if method == "editMessageMedia" {
+		cp.image = a.ImageURL
+		if err := e.rdb.HSet(ctx, e.keys.channels(a.ID), ch, cp.String()).Err(); err != nil {
+			return fmt.Errorf("record edit: %w", err)
+		}
+	}
+	e.met.channel.WithLabelValues("edit").Inc()
+	e.log.Info("corrected channel post", "article_id", a.ID, "channel", ch, "message_id", cp.msgID, "method", method)
+	return nil
+}
+
+// repost replaces a channel post that cannot be edited into the corrected one.
+func (e *Engine) repost(ctx context.Context, a article.Article, ch string, cp channelPost, p post.Post) error {
+	if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
+		return err
+	}
+	key := e.keys.channels(a.ID)
+	if err := e.rdb.HSet(ctx, key, ch, chanPosting).Err(); err != nil {
+		return fmt.Errorf("record repost: %w", err)
+	}
+	msg, err := e.sendOne(ctx, ch, p)
+	if err != nil {
+		return fmt.Errorf("repost: %w", err)
+	}
+	st := channelPost{msgID: msg.MessageID, method: p.Method, image: a.ImageURL}
+	if err := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, st.String()).Err(); err != nil {
+		return fmt.Errorf("record repost: %w", err)
+	}
+	e.met.channel.WithLabelValues("repost").Inc()
+	e.log.Info("reposted corrected story", "article_id", a.ID, "channel", ch, "old_message_id", cp.msgID, "message_id", msg.MessageID)
+	return nil
+}
+
+// Retract withdraws a story: its channel posts are deleted, running fan-out jobs stop, and it
+// is never posted again. Readers' private copies are left as they are.
+func (e *Engine) Retract(ctx context.Context, a article.Article) error {
+	if err := e.rdb.HSet(ctx, e.keys.meta(a.ID), "retracted", time.Now().Unix()).Err(); err != nil {
+		return fmt.Errorf("retract %s: %w", a.ID, err)
+	}
+	key := e.keys.channels(a.ID)
+	if ch := e.opt.Channels[a.Lang]; ch != "" {
+		// A channel that never got the story must not get it from a late replay.
+		if err := e.rdb.HSetNX(ctx, key, ch, chanRetracted).Err(); err != nil {
+			return fmt.Errorf("retract %s: %w", a.ID, err)
+		}
+	}
+	posts, err := e.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("retract %s: %w", a.ID, err)
+	}
+	var errs []error
+	for ch, v := range posts {
+		cp, ok := parseChannelPost(v)
+		if !ok {
+			continue
+		}
+		if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
+			errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))
+			continue
+		}
+		if err := e.rdb.HSet(ctx, key, ch, chanRetracted).Err(); err != nil {
+			errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))
+			continue
+		}
+		e.log.Info("deleted retracted story from channel", "article_id", a.ID, "channel", ch, "message_id", cp.msgID)
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) deleteMessage(ctx context.Context, ch string, msgID int) error {
+	_, err := e.sendOne(ctx, ch, post.Post{Method: "deleteMessage", Params: map[string]any{
+		"chat_id": chatParam(ch), "message_id": msgID,
+	}})
+	if err != nil && !alreadyGone(err) {
+		e.met.channel.WithLabelValues("delete_failed").Inc()
+		return fmt.Errorf("delete message %d: %w", msgID, err)
+	}
+	e.met.channel.WithLabelValues("delete").Inc()
+	return nil
+}
+
+// notModified is Telegram's answer to an edit that changes nothing: the post is already right.
+func notModified(err error) bool {
+	var te *telegram.Error
+	return errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message is not modified")
+}
+
+// alreadyGone is Telegram's answer to deleting a message that is not there any more.
+func alreadyGone(err error) bool {
+	var te *telegram.Error
+	return errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message to delete not found")
+}
+
+func decodeStory(raw string) (article.Article, error) {
+	var a article.Article
+	err := json.Unmarshal([]byte(raw), &a)
+	return a, err
+}
