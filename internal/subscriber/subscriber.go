@@ -333,6 +333,63 @@ func (s *Store) patch(ctx context.Context, chatID int64, op, val string) (Reader
 	return decodeFlat(chatID, v)
 }
 
+// Update changes a reader with fn atomically: fn gets the stored reader (exists false and a
+// Reader with just ChatID when there is none) and edits it; the result is validated and saved
+// like Save, unless fn returns an error, which Update returns with nothing written. A concurrent
+// change of the same reader makes Update read again and call fn again, so fn must have no other
+// effects. For changes no single method covers, e.g. /start of a returning reader (active
+// again, plus a deep-link topic and language). Returns the reader as saved.
+func (s *Store) Update(ctx context.Context, chatID int64, fn func(r *Reader, exists bool) error) (Reader, error) {
+	if err := checkID(chatID); err != nil {
+		return Reader{}, fmt.Errorf("update reader %d: %w", chatID, err)
+	}
+	key := s.keys.record(chatID)
+	var saved Reader
+	txf := func(tx *redis.Tx) error {
+		m, err := tx.HGetAll(ctx, key).Result()
+		if err != nil {
+			return err
+		}
+		r, exists := Reader{ChatID: chatID}, len(m) > 0
+		if exists {
+			if r, err = decode(chatID, m); err != nil {
+				return err
+			}
+		}
+		if err := fn(&r, exists); err != nil {
+			return err
+		}
+		r.ChatID = chatID
+		args, err := s.saveArgs(r)
+		if err != nil {
+			return err
+		}
+		var cmd *redis.Cmd
+		if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			// EVAL, not EVALSHA: a missing script cannot be retried inside MULTI.
+			cmd = saveScript.Eval(ctx, p, []string{key}, args...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		v, err := cmd.Slice()
+		if err != nil {
+			return err
+		}
+		saved, err = decodeFlat(chatID, v)
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.rdb.Watch(ctx, txf, key)
+		if err == nil {
+			return saved, nil
+		}
+		if !errors.Is(err, redis.TxFailedErr) || attempt >= 100 {
+			return Reader{}, fmt.Errorf("update reader %d: %w", chatID, err)
+		}
+	}
+}
+
 // Delete forgets a reader (Telegram says the chat does not exist). Deleting a reader that is
 // not there is not an error.
 func (s *Store) Delete(ctx context.Context, chatID int64) error {
@@ -475,6 +532,9 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		}
 	}
 	for _, l := range s.langs {
+		if _, ok := c.ByInterface[l]; !ok {
+			c.ByInterface[l] = 0 // every configured language is listed, also with no readers
+		}
 		c.ByLang[l] = langCmds[l].Val()
 		c.AllTopics[l] = allCmds[l].Val()
 		c.ByTopic[l] = make(map[string]int64)

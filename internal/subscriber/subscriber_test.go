@@ -715,3 +715,87 @@ func TestConcurrentMixedOperations(t *testing.T) {
 	}
 	f.check(t)
 }
+
+func TestUpdate(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+
+	// /start of a new reader
+	r, err := f.s.Update(ctx, 9, func(r *subscriber.Reader, exists bool) error {
+		if exists {
+			t.Error("exists for a new reader")
+		}
+		*r = subscriber.Reader{ChatID: 12345, Lang: "ru", Langs: []string{"ru"}, AllTopics: true, Status: subscriber.Active}
+		return nil
+	})
+	if err != nil || r.ChatID != 9 || r.JoinedAt.IsZero() {
+		t.Fatalf("Update of a new reader = %+v, %v (ChatID must stay 9)", r, err)
+	}
+	f.model[9] = subscriber.Reader{ChatID: 9, Lang: "ru", Langs: []string{"ru"}, AllTopics: true, Status: subscriber.Active}
+	f.check(t)
+
+	// /stop, then /start kk_politics: active again, one more language and topic, all in one step
+	if err := f.s.SetStatus(ctx, 9, subscriber.Stopped); err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.s.Update(ctx, 9, func(r *subscriber.Reader, exists bool) error {
+		if !exists || r.Status != subscriber.Stopped {
+			t.Errorf("returning reader: exists %v, %+v", exists, r)
+		}
+		r.Status = subscriber.Active
+		r.Langs = append(r.Langs, "kk")
+		r.AllTopics, r.Topics = false, append(r.Topics, "politics")
+		return nil
+	})
+	if err != nil || !slices.Equal(r.Langs, []string{"kk", "ru"}) || !slices.Equal(r.Topics, []string{"politics"}) {
+		t.Fatalf("Update = %+v, %v", r, err)
+	}
+	f.model[9] = subscriber.Reader{ChatID: 9, Lang: "ru", Langs: []string{"kk", "ru"}, Topics: []string{"politics"}, Status: subscriber.Active}
+	f.check(t)
+
+	// fn's error and invalid results write nothing
+	boom := errors.New("boom")
+	if _, err := f.s.Update(ctx, 9, func(r *subscriber.Reader, _ bool) error { r.Status = subscriber.Blocked; return boom }); !errors.Is(err, boom) {
+		t.Errorf("Update with a failing fn = %v", err)
+	}
+	if _, err := f.s.Update(ctx, 9, func(r *subscriber.Reader, _ bool) error { r.Topics = []string{"gossip"}; return nil }); !errors.Is(err, subscriber.ErrInvalid) {
+		t.Errorf("Update to an unknown topic = %v", err)
+	}
+	if _, err := f.s.Update(ctx, 10, func(r *subscriber.Reader, _ bool) error { return nil }); !errors.Is(err, subscriber.ErrInvalid) {
+		t.Errorf("Update leaving a new reader empty = %v, want ErrInvalid", err)
+	}
+	f.check(t)
+
+	// concurrent read-modify-write loses nothing
+	var wg sync.WaitGroup
+	for i, tp := range topics {
+		for k := 0; k <= i; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := f.s.Update(ctx, 9, func(r *subscriber.Reader, _ bool) error {
+					if j := slices.Index(r.Topics, tp); j >= 0 {
+						r.Topics = slices.Delete(r.Topics, j, j+1)
+					} else {
+						r.Topics = append(r.Topics, tp)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	// politics was followed and is pressed once: off; topic i is pressed i+1 times
+	want := []string{"society", "sport", "tech"}
+	got, _, _ := f.s.Get(ctx, 9)
+	if !slices.Equal(got.Topics, want) {
+		t.Errorf("after concurrent updates: %v, want %v", got.Topics, want)
+	}
+	m := f.model[9]
+	m.Topics = want
+	f.model[9] = m
+	f.check(t)
+}
