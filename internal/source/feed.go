@@ -1,9 +1,23 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/mmcdole/gofeed"
+	gofeedext "github.com/mmcdole/gofeed/extensions"
+	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/article"
 )
 
 // FeedConfig is one feed: its URL and, optionally, the language of its stories (otherwise the
@@ -15,29 +29,443 @@ type FeedConfig struct {
 
 // FeedOptions tune the feed watcher; the zero value gives the defaults.
 type FeedOptions struct {
-	Interval   time.Duration // how often each feed is fetched (default 1m)
-	Timeout    time.Duration // per fetch (default 30s)
-	MaxBytes   int64         // a bigger response is an error (default 10 MiB)
-	UserAgent  string        // default "newsbot (+feed reader)"
-	RetryMax   time.Duration // longest backoff after failures (default 30m)
-	Backfill   int           // at a feed's very first fetch, hand on its newest N stories
-	HTTPClient *http.Client  // default: a client with Timeout
+	Interval  time.Duration // how often each feed is fetched (default 1m)
+	Timeout   time.Duration // per fetch, connect to last byte (default 30s)
+	MaxBytes  int64         // a bigger response is an error (default 10 MiB)
+	UserAgent string        // default "newsbot/1 (+feed reader)"
+	RetryMax  time.Duration // longest backoff after failures (default 30m)
+	Backfill  int           // at a feed's very first fetch, hand on its newest N stories
+	// TopicNames maps more category names (lower case) to topic slugs, beside the built-in
+	// Kazakh, Russian and English section names.
+	TopicNames map[string]string
+	HTTPClient *http.Client // default: a client with sane transport timeouts
 }
 
-// Feed watches RSS, Atom and JSON feeds.
+// Feed watches RSS 2.0, Atom and JSON Feed feeds, each in its own loop: fetched every Interval
+// with If-None-Match/If-Modified-Since (validators kept in Redis, so restarts stay
+// conditional), backing off exponentially with jitter while a feed fails. The validators of a
+// fetch are saved only once all its stories were handed on, so a failed hand-on is retried by
+// an unconditional fetch rather than hidden behind a 304.
 type Feed struct {
-	deps  Deps
-	feeds []FeedConfig
-	opt   FeedOptions
+	deps   Deps
+	feeds  []FeedConfig
+	opt    FeedOptions
+	client *http.Client
+	topics map[string]string
 }
 
 // NewFeed returns a watcher of the feeds. It does no I/O.
 func NewFeed(deps Deps, feeds []FeedConfig, opt FeedOptions) *Feed {
-	return &Feed{deps: deps.withDefaults(), feeds: feeds, opt: opt}
+	if opt.Interval <= 0 {
+		opt.Interval = time.Minute
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 30 * time.Second
+	}
+	if opt.MaxBytes <= 0 {
+		opt.MaxBytes = 10 << 20
+	}
+	if opt.UserAgent == "" {
+		opt.UserAgent = "newsbot/1 (+feed reader)"
+	}
+	if opt.RetryMax <= 0 {
+		opt.RetryMax = 30 * time.Minute
+	}
+	client := opt.HTTPClient
+	if client == nil {
+		client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: opt.Timeout,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   2,
+		}}
+	}
+	deps = deps.withDefaults()
+	topics := make(map[string]string)
+	for name, slug := range builtinTopicNames {
+		topics[name] = slug
+	}
+	for name, slug := range opt.TopicNames {
+		topics[strings.ToLower(strings.TrimSpace(name))] = slug
+	}
+	for _, slug := range deps.Rules.Topics {
+		topics[strings.ToLower(slug)] = slug
+	}
+	return &Feed{deps: deps, feeds: feeds, opt: opt, client: client, topics: topics}
+}
+
+// builtinTopicNames are the section names Kazakh, Russian and English news sites use for the
+// default topic slugs (see the project glossary). Only slugs in TOPICS are ever used.
+var builtinTopicNames = map[string]string{
+	"саясат": "politics", "политика": "politics", "politics": "politics",
+	"экономика": "economy", "бизнес": "economy", "economy": "economy", "business": "economy",
+	"қоғам": "society", "общество": "society", "society": "society",
+	"әлем": "world", "мир": "world", "в мире": "world", "world": "world",
+	"спорт": "sport", "sport": "sport", "sports": "sport",
+	"мәдениет": "culture", "культура": "culture", "culture": "culture",
+	"технологиялар": "tech", "технология": "tech", "технологии": "tech", "tech": "tech", "technology": "tech",
 }
 
 // Run fetches every feed until ctx is done.
 func (f *Feed) Run(ctx context.Context) error {
-	<-ctx.Done()
+	var wg sync.WaitGroup
+	for _, fc := range f.feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.loop(ctx, fc)
+		}()
+	}
+	wg.Wait()
 	return nil
+}
+
+// feedState is what one feed's loop remembers between fetches.
+type feedState struct {
+	failures    int
+	invalid     map[string]string // item id -> hash of the content already reported invalid
+	langWarned  bool
+	initialised bool
+}
+
+func (f *Feed) loop(ctx context.Context, fc FeedConfig) {
+	st := &feedState{invalid: make(map[string]string)}
+	for {
+		err := f.poll(ctx, fc, st)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := f.opt.Interval
+		if err != nil {
+			st.failures++
+			wait = max(backoff(f.opt.Interval, f.opt.RetryMax, st.failures), min(f.opt.Interval, time.Second))
+			f.deps.Log.Warn("feed failed; backing off", "feed", fc.URL, "error", err,
+				"failures", st.failures, "retry_in", wait.Round(time.Millisecond).String())
+		} else {
+			st.failures = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// errNotAllHandedOn: some stories of a fetch were not handed on; they are retried.
+var errNotAllHandedOn = errors.New("not every story was handed on")
+
+// poll fetches the feed once and hands on what is new.
+func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
+	name := "feed:" + fc.URL
+	if !st.initialised {
+		_, ok, err := f.deps.Store.initialised(ctx, name)
+		if err != nil {
+			return err
+		}
+		st.initialised = ok
+	}
+	cacheKey := f.deps.Store.keys.feedCache(fc.URL)
+	var etag, lastMod string
+	if st.initialised {
+		v, err := f.deps.Store.rdb.HMGet(ctx, cacheKey, "etag", "last_modified").Result()
+		if err != nil {
+			return fmt.Errorf("load feed validators: %w", err)
+		}
+		etag, _ = v[0].(string)
+		lastMod, _ = v[1].(string)
+	}
+	body, newEtag, newLastMod, err := f.fetch(ctx, fc.URL, etag, lastMod)
+	if err != nil {
+		f.deps.Metrics.fetch("error")
+		return err
+	}
+	if body == nil {
+		f.deps.Metrics.fetch("not_modified")
+		return nil
+	}
+	feed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
+	if err != nil {
+		f.deps.Metrics.fetch("error")
+		return fmt.Errorf("parse feed: %w", err)
+	}
+	f.deps.Metrics.fetch("ok")
+
+	lang := fc.Lang
+	if lang == "" {
+		lang = normaliseLang(feed.Language)
+	}
+	if !slices.Contains(f.deps.Rules.Languages, lang) {
+		if !st.langWarned {
+			f.deps.Log.Warn("feed skipped: its language is not one of LANGUAGES; give it as lang=URL in FEEDS",
+				"feed", fc.URL, "lang", lang, "feed_language", feed.Language)
+			st.langWarned = true
+		}
+		return nil
+	}
+	st.langWarned = false
+	base := feedBase(fc.URL, feed)
+
+	var valid []article.Article
+	for _, it := range feed.Items {
+		a, err := f.toArticle(ctx, it, lang, base)
+		if err != nil {
+			return err
+		}
+		if err := f.deps.Rules.Validate(a); err != nil {
+			key := a.ID
+			if key == "" {
+				key = it.Title
+			}
+			if h := a.Hash(); st.invalid[key] != h {
+				st.invalid[key] = h
+				field, reason := describe(err)
+				f.deps.Log.Warn("invalid feed item skipped; it is read again when it changes",
+					"feed", fc.URL, "article_id", a.ID, "field", field, "reason", reason)
+				f.deps.Metrics.invalidArticle("feed")
+			}
+			continue
+		}
+		delete(st.invalid, a.ID)
+		valid = append(valid, a)
+	}
+	// Oldest first, so that a channel gets the stories in the order they were published.
+	slices.SortStableFunc(valid, func(x, y article.Article) int { return x.PublishedAt.Compare(y.PublishedAt) })
+
+	failed := false
+	if !st.initialised {
+		for i, a := range valid {
+			if i >= len(valid)-f.opt.Backfill {
+				if _, err := f.deps.handOn(ctx, "feed", a, name); err != nil {
+					failed = true
+				}
+				continue
+			}
+			ok, err := f.deps.Store.seed(ctx, a, f.deps.Owner)
+			if err != nil {
+				return err
+			}
+			if ok {
+				f.deps.Metrics.story("feed", "seeded")
+			}
+		}
+		if failed {
+			return errNotAllHandedOn
+		}
+		if _, err := f.deps.Store.markInitialised(ctx, name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+		st.initialised = true
+		f.deps.Log.Info("first fetch of feed: its stories recorded as seen", "feed", fc.URL,
+			"seen", len(valid)-min(f.opt.Backfill, len(valid)), "backfilled", min(f.opt.Backfill, len(valid)))
+	} else {
+		for _, a := range valid {
+			if _, err := f.deps.handOn(ctx, "feed", a, name); err != nil {
+				failed = true
+				if !errors.Is(err, errBusy) && ctx.Err() == nil {
+					f.deps.Log.Warn("story not handed on; will retry", "feed", fc.URL, "article_id", a.ID, "error", err)
+				}
+			}
+		}
+		if failed {
+			return errNotAllHandedOn
+		}
+	}
+	if err := f.saveValidators(ctx, cacheKey, newEtag, newLastMod); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (f *Feed) saveValidators(ctx context.Context, key, etag, lastMod string) error {
+	_, err := f.deps.Store.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		if etag != "" {
+			p.HSet(ctx, key, "etag", etag)
+		}
+		if lastMod != "" {
+			p.HSet(ctx, key, "last_modified", lastMod)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save feed validators: %w", err)
+	}
+	return nil
+}
+
+// fetch GETs the feed. body is nil on 304 Not Modified.
+func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body []byte, newEtag, newLastMod string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, f.opt.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feedURL, nil)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("fetch feed: %w", err)
+	}
+	req.Header.Set("User-Agent", f.opt.UserAgent)
+	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, application/json;q=0.9, text/xml;q=0.8, */*;q=0.5")
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	if lastMod != "" {
+		req.Header.Set("If-Modified-Since", lastMod)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("fetch feed: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		return nil, "", "", nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, "", "", fmt.Errorf("fetch feed: HTTP status %s", resp.Status)
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, f.opt.MaxBytes+1))
+	if err != nil {
+		return nil, "", "", fmt.Errorf("read feed: %w", err)
+	}
+	if int64(len(body)) > f.opt.MaxBytes {
+		return nil, "", "", fmt.Errorf("read feed: larger than %d bytes", f.opt.MaxBytes)
+	}
+	return body, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified"), nil
+}
+
+// feedBase is what relative links in the feed are resolved against: the site link of the
+// feed (itself resolved against the feed URL), else the feed URL.
+func feedBase(feedURL string, feed *gofeed.Feed) *url.URL {
+	base, err := url.Parse(feedURL)
+	if err != nil {
+		base = &url.URL{}
+	}
+	if feed.Link != "" {
+		if l, err := base.Parse(strings.TrimSpace(feed.Link)); err == nil && l.IsAbs() {
+			return l
+		}
+	}
+	return base
+}
+
+func resolve(base *url.URL, ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return ""
+	}
+	u, err := base.Parse(ref)
+	if err != nil {
+		return ref // left as is: validation names the field
+	}
+	return u.String()
+}
+
+// normaliseLang turns "ru-RU", "kk_KZ", "EN" into "ru", "kk", "en".
+func normaliseLang(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if i := strings.IndexAny(s, "-_"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// toArticle maps a feed item to an article (not yet validated).
+func (f *Feed) toArticle(ctx context.Context, it *gofeed.Item, lang string, base *url.URL) (article.Article, error) {
+	link := it.Link
+	if link == "" && len(it.Links) > 0 {
+		link = it.Links[0]
+	}
+	link = resolve(base, link)
+	id := strings.TrimSpace(it.GUID)
+	if id == "" {
+		id = link
+	}
+	a := article.Article{
+		ID:    id,
+		URL:   link,
+		Lang:  lang,
+		Title: singleLine(it.Title),
+		Lead:  truncate(plainText(it.Description), article.MaxTextLen),
+		Body:  truncate(plainText(it.Content), article.MaxTextLen),
+	}
+	if a.Body == a.Lead {
+		a.Body = "" // many feeds repeat the summary as content
+	}
+	switch {
+	case it.PublishedParsed != nil:
+		a.PublishedAt = it.PublishedParsed.UTC()
+	case it.UpdatedParsed != nil:
+		a.PublishedAt = it.UpdatedParsed.UTC()
+	default:
+		// No date: the time first seen, kept in the store, so that the story's content (and
+		// hash) stays the same from fetch to fetch.
+		t, ok, err := f.deps.Store.publishedAt(ctx, id)
+		if err != nil {
+			return article.Article{}, err
+		}
+		if !ok {
+			t = time.Now().UTC().Truncate(time.Second)
+		}
+		a.PublishedAt = t
+	}
+	for _, c := range it.Categories {
+		slug, ok := f.topics[strings.ToLower(strings.TrimSpace(c))]
+		if ok && slices.Contains(f.deps.Rules.Topics, slug) && !slices.Contains(a.Topics, slug) {
+			a.Topics = append(a.Topics, slug)
+		}
+	}
+	a.ImageURL = resolve(base, itemImage(it))
+	switch {
+	case len(it.Authors) > 0 && it.Authors[0] != nil:
+		a.Author = singleLine(it.Authors[0].Name)
+	case it.Author != nil:
+		a.Author = singleLine(it.Author.Name)
+	case it.DublinCoreExt != nil && len(it.DublinCoreExt.Creator) > 0:
+		a.Author = singleLine(it.DublinCoreExt.Creator[0])
+	}
+	return a, nil
+}
+
+// itemImage picks the story's photo: an image enclosure, then Media RSS content or thumbnail
+// (also inside media:group), then whatever gofeed found (item image, first <img>).
+func itemImage(it *gofeed.Item) string {
+	for _, e := range it.Enclosures {
+		if e != nil && e.URL != "" && strings.HasPrefix(strings.ToLower(e.Type), "image/") {
+			return e.URL
+		}
+	}
+	if media, ok := it.Extensions["media"]; ok {
+		var contents, thumbs []ext
+		contents = append(contents, toExt(media["content"])...)
+		thumbs = append(thumbs, toExt(media["thumbnail"])...)
+		for _, g := range media["group"] {
+			contents = append(contents, toExt(g.Children["content"])...)
+			thumbs = append(thumbs, toExt(g.Children["thumbnail"])...)
+		}
+		for _, c := range contents {
+			if c.url != "" && (c.medium == "image" || strings.HasPrefix(c.typ, "image/")) {
+				return c.url
+			}
+		}
+		for _, t := range thumbs {
+			if t.url != "" {
+				return t.url
+			}
+		}
+	}
+	if it.Image != nil {
+		return it.Image.URL
+	}
+	return ""
+}
+
+type ext struct{ url, medium, typ string }
+
+func toExt(es []gofeedext.Extension) []ext {
+	out := make([]ext, 0, len(es))
+	for _, e := range es {
+		out = append(out, ext{url: e.Attrs["url"], medium: strings.ToLower(e.Attrs["medium"]), typ: strings.ToLower(e.Attrs["type"])})
+	}
+	return out
 }
