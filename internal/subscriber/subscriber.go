@@ -468,7 +468,7 @@ func (s *Store) AudiencePage(ctx context.Context, lang string, topics []string, 
 	if err != nil {
 		return nil, fmt.Errorf("audience page of %s after %d: %w", lang, after, err)
 	}
-	ids := make([]int64, 0, n)
+	ids := make([]int64, 0, min(n, 4096))
 	for _, c := range cmds {
 		for _, m := range c.Val() {
 			id, err := strconv.ParseInt(m, 10, 64)
