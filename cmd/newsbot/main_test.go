@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sample = "../../testdata/seed-xi-jinping-visit.en.json"
+
+// runCmd runs the binary in-process with exactly the given environment (no .env unless
+// ENV_FILE says so) and returns stdout, stderr and the exit status main would use.
+func runCmd(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	if _, ok := env["ENV_FILE"]; !ok {
+		env["ENV_FILE"] = filepath.Join(t.TempDir(), "none.env")
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	code := 0
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if err.Error() != "" {
+			stderr.WriteString(err.Error() + "\n")
+		}
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestRunWithoutToken(t *testing.T) {
+	for _, args := range [][]string{nil, {"run"}} {
+		_, stderr, code := runCmd(t, map[string]string{}, args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "TELEGRAM_BOT_TOKEN: ") {
+			t.Errorf("newsbot %v: exit %d, stderr %q; want exit 1 and one line naming TELEGRAM_BOT_TOKEN", args, code, stderr)
+		}
+	}
+}
+
+func TestRunNamesBadVariables(t *testing.T) {
+	_, stderr, code := runCmd(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": "123:abc",
+		"REDIS_URL":          "http://localhost:6379",
+		"CHANNELS":           "kk:@news_kk",
+	}, "run")
+	if code != 1 || !strings.Contains(stderr, "REDIS_URL: ") || !strings.Contains(stderr, "CHANNELS: ") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stderr, "123:abc") {
+		t.Error("the token was printed")
+	}
+}
+
+func TestRunStopsAfterConfig(t *testing.T) {
+	_, stderr, code := runCmd(t, map[string]string{"TELEGRAM_BOT_TOKEN": "123:SECRET", "LOG_FORMAT": "json"})
+	if code != 1 || !strings.Contains(stderr, "not wired yet") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stderr, "SECRET") {
+		t.Errorf("the token was logged: %s", stderr)
+	}
+}
+
+func TestPreview(t *testing.T) {
+	stdout, stderr, code := runCmd(t, map[string]string{"CHANNELS": "en=@news_en,kk=@news_kk", "REDIS_URL": "broken"}, "preview", sample)
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q (a bad REDIS_URL must not stop a preview)", code, stderr)
+	}
+	var p struct {
+		Method string         `json:"method"`
+		Params map[string]any `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &p); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if p.Method != "sendPhoto" || p.Params["chat_id"] != "@news_en" || p.Params["parse_mode"] != "HTML" ||
+		p.Params["photo"] != "https://news.example.kz/images/2022/09/14/tokayev-xi-akorda.jpg" {
+		t.Errorf("preview = %s", stdout)
+	}
+	if !strings.Contains(stdout, `"caption":"<b>Chinese leader`) || !strings.Contains(stdout, "Photo: Akorda") {
+		t.Errorf("caption not as sent: %s", stdout)
+	}
+	rm, ok := p.Params["reply_markup"].(map[string]any)
+	if !ok || rm["inline_keyboard"] == nil {
+		t.Errorf("reply_markup is not an object: %v", p.Params["reply_markup"])
+	}
+	if strings.Count(stdout, "\n") != 1 {
+		t.Errorf("want one JSON object per line: %q", stdout)
+	}
+
+	stdout, _, code = runCmd(t, map[string]string{}, "preview", "-lang", "kk", sample)
+	if code != 0 || !strings.Contains(stdout, "Фото: Akorda") || !strings.Contains(stdout, `"chat_id":""`) {
+		t.Errorf("-lang kk without CHANNELS: exit %d, %s", code, stdout)
+	}
+}
+
+func TestPreviewInvalidFiles(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"id":"x","url":"/relative","lang":"de","title":"T","published_at":"2022-09-14T18:28:00Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.json")
+	stdout, stderr, code := runCmd(t, map[string]string{}, "preview", bad, sample, missing)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if strings.Count(stdout, "\n") != 1 || !strings.Contains(stdout, "Chinese leader") {
+		t.Errorf("the valid file must still render: %q", stdout)
+	}
+	for _, want := range []string{
+		bad + `: url: "/relative" is not an absolute http(s) URL`,
+		bad + `: lang: "de" is not one of LANGUAGES (kk,ru,en)`,
+		missing + ": file: no such file",
+	} {
+		if !strings.Contains(stderr, want+"\n") {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestPreviewUsage(t *testing.T) {
+	for _, args := range [][]string{{"preview"}, {"preview", "-lang", "de", sample}, {"preview", "-bogus", sample}} {
+		_, stderr, code := runCmd(t, map[string]string{}, args...)
+		if code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestEnvFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("CHANNELS=en=@from_file\nLANGUAGES=en\nDEFAULT_LANGUAGE=en\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCmd(t, map[string]string{"ENV_FILE": path}, "preview", sample)
+	if code != 0 || !strings.Contains(stdout, `"chat_id":"@from_file"`) {
+		t.Errorf(".env not read: exit %d %s %s", code, stdout, stderr)
+	}
+	stdout, _, _ = runCmd(t, map[string]string{"ENV_FILE": path, "CHANNELS": "en=@from_env"}, "preview", sample)
+	if !strings.Contains(stdout, `"chat_id":"@from_env"`) {
+		t.Errorf("the real environment must win: %s", stdout)
+	}
+}
+
+func TestVersionHelpUnknown(t *testing.T) {
+	stdout, _, code := runCmd(t, map[string]string{}, "version")
+	if code != 0 || stdout != "newsbot dev\n" {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+	for _, args := range [][]string{{"help"}, {"-h"}, {"frobnicate"}, {"run", "extra"}} {
+		stdout, stderr, code := runCmd(t, map[string]string{}, args...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, "Usage:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
