@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -35,10 +36,6 @@ const (
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
 )
-
-// KnownLanguages are the languages newsbot has translations for. LANGUAGES may list only these:
-// a story language without labels, buttons and bot replies would reach readers half in English.
-var knownLanguages = []string{"kk", "ru", "en"}
 
 // Feed is one entry of FEEDS. Lang is empty when the feed's items carry their own language
 // (or the feed is in DEFAULT_LANGUAGE; the source decides).
@@ -128,6 +125,9 @@ func Load(getenv func(string) string) (Config, error) {
 		l.fail("REDIS_URL", err.Error())
 	}
 
+	// LANGUAGES may list only languages newsbot has translations for: a story language without
+	// labels, buttons and bot replies would reach readers half in English.
+	knownLanguages := []string{"kk", "ru", "en"}
 	c.Languages = l.list("LANGUAGES", DefaultLanguages)
 	if len(c.Languages) == 0 {
 		l.fail("LANGUAGES", "must name at least one language")
@@ -192,9 +192,9 @@ func Load(getenv func(string) string) (Config, error) {
 		// Telegram's setWebhook accepts 1-256 characters of A-Za-z0-9_- as secret_token.
 		l.fail("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
 	}
-	if host, port, ok := strings.Cut(c.HTTPAddr, ":"); !ok || port == "" || strings.Contains(host, " ") {
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		l.fail("HTTP_ADDR", fmt.Sprintf("%q is not host:port (for example :8080)", c.HTTPAddr))
-	} else if p, err := strconv.Atoi(port[strings.LastIndex(port, ":")+1:]); err != nil || p < 0 || p > 65535 {
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		l.fail("HTTP_ADDR", fmt.Sprintf("%q has no valid port", c.HTTPAddr))
 	}
 

@@ -142,6 +142,8 @@ func TestLoadProblems(t *testing.T) {
 		{map[string]string{"FEED_INTERVAL": "10ms"}, `FEED_INTERVAL: "10ms" is shorter than 1s`},
 		{map[string]string{"WEBHOOK_URL": "https://bot.example.kz/hook"}, `WEBHOOK_SECRET: required when WEBHOOK_URL is set`},
 		{map[string]string{"WEBHOOK_SECRET": "has space"}, `WEBHOOK_SECRET: must be 1-256 characters`},
+		{map[string]string{"HTTP_ADDR": ":99999"}, `HTTP_ADDR: ":99999" has no valid port`},
+		{map[string]string{"HTTP_ADDR": "localhost"}, `HTTP_ADDR: "localhost" is not host:port`},
 		{map[string]string{"TOPICS": "politics,politics"}, `TOPICS: "politics" is listed twice`},
 		{map[string]string{"TOPICS": "спорт"}, `TOPICS: "спорт" is not a slug`},
 		{map[string]string{"REDIS_URL": "localhost:6379"}, `REDIS_URL: "localhost:6379" is not a URL like redis://host:6379/0`},
