@@ -1,0 +1,260 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/article"
+	"newsbot/internal/redistest"
+)
+
+var fastStream = StreamOptions{Block: 50 * time.Millisecond, ClaimIdle: 200 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+
+type streamEnv struct {
+	*env
+	rdb    *redis.Client
+	stream string
+}
+
+func newStreamEnv(t *testing.T) *streamEnv {
+	rdb, prefix := redistest.New(t)
+	e := newEnvOn(t, NewStore(rdb, prefix, StoreOptions{}))
+	return &streamEnv{env: e, rdb: rdb, stream: prefix + "cms:articles"}
+}
+
+func (se *streamEnv) add(t *testing.T, values ...any) string {
+	t.Helper()
+	id, err := se.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: se.stream, Values: values}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (se *streamEnv) addStory(t *testing.T, a article.Article) string {
+	t.Helper()
+	return se.add(t, "article", string(mustJSON(t, a)))
+}
+
+func (se *streamEnv) pending(t *testing.T) int64 {
+	t.Helper()
+	p, err := se.rdb.XPending(context.Background(), se.stream, se.store.keys.group()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Count
+}
+
+func (se *streamEnv) waitPending(t *testing.T, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for se.pending(t) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries pending, want %d", se.pending(t), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (se *streamEnv) started(t *testing.T, e *env, opt StreamOptions) (stop func()) {
+	t.Helper()
+	stop = run(t, NewStream(e.deps, se.rdb, se.stream, opt))
+	waitInitialised(t, se.store, "stream:"+se.stream)
+	return stop
+}
+
+func TestStreamFirstStartThenNewCorrectionRetraction(t *testing.T) {
+	se := newStreamEnv(t)
+	base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		se.addStory(t, story(fmt.Sprintf("cms-%d", i), "ru", base.Add(time.Duration(i)*time.Minute)))
+	}
+	se.started(t, se.env, fastStream)
+	se.waitPending(t, 0)
+	se.rec.none(t, 200*time.Millisecond)
+	if latest, err := se.store.Latest(context.Background(), []string{"ru"}, 10); err != nil || len(latest) != 3 {
+		t.Fatalf("Latest = %d, %v; want the 3 stories already in the stream", len(latest), err)
+	}
+
+	a := story("cms-9", "ru", base)
+	id := se.addStory(t, a)
+	ev := se.rec.next(t)
+	if ev.Kind != New || ev.Article.ID != "cms-9" || ev.Origin != "stream:"+id {
+		t.Fatalf("got %s %s %s, want new cms-9 from stream:%s", ev.Kind, ev.Article.ID, ev.Origin, id)
+	}
+	se.addStory(t, a) // the CMS re-sends unchanged
+	a.Lead = "Уточнено: заседание перенесено."
+	se.addStory(t, a)
+	if ev := se.rec.next(t); ev.Kind != Correction || ev.Article.Lead != a.Lead {
+		t.Fatalf("got %s %q, want the correction", ev.Kind, ev.Article.Lead)
+	}
+	a.Retracted = true
+	se.addStory(t, a)
+	if ev := se.rec.next(t); ev.Kind != Retraction {
+		t.Fatalf("got %s, want retraction", ev.Kind)
+	}
+	se.waitPending(t, 0)
+	se.rec.none(t, 200*time.Millisecond)
+}
+
+func TestStreamBackfill(t *testing.T) {
+	se := newStreamEnv(t)
+	for i := range 4 {
+		se.addStory(t, story(fmt.Sprintf("cms-%d", i), "kk", time.Now()))
+	}
+	opt := fastStream
+	opt.Backfill = 2
+	se.started(t, se.env, opt)
+	if a, b := se.rec.next(t).Article.ID, se.rec.next(t).Article.ID; a != "cms-2" || b != "cms-3" {
+		t.Errorf("backfilled %s, %s; want cms-2, cms-3", a, b)
+	}
+	se.rec.none(t, 200*time.Millisecond)
+}
+
+func TestStreamGarbageIsDeadLetteredAndAcked(t *testing.T) {
+	se := newStreamEnv(t)
+	se.started(t, se.env, fastStream)
+	noField := se.add(t, "title", "no article here")
+	notJSON := se.add(t, "article", `{"id": "x", "title": `)
+	bad := story("cms-bad", "de", time.Now())
+	invalid := se.addStory(t, bad)
+	se.addStory(t, story("cms-ok", "en", time.Now()))
+
+	if ev := se.rec.next(t); ev.Article.ID != "cms-ok" {
+		t.Fatalf("got %s, want cms-ok (valid entry after garbage)", ev.Article.ID)
+	}
+	se.waitPending(t, 0)
+	lines := se.logs.lines("invalid stream entry")
+	want := map[string]string{noField: "article", notJSON: "article", invalid: "lang"}
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines, want 3: %v", len(lines), lines)
+	}
+	for _, l := range lines {
+		id, _ := l["entry_id"].(string)
+		if want[id] == "" || l["field"] != want[id] {
+			t.Errorf("log line %v: want entry_id and field %q", l, want[id])
+		}
+	}
+	if n := se.invalidCount("stream"); n != 3 {
+		t.Errorf("invalid metric %v, want 3", n)
+	}
+	dead, err := se.rdb.XRange(context.Background(), se.store.keys.deadLetter(), "-", "+").Result()
+	if err != nil || len(dead) != 3 || dead[2].Values["entry_id"] != invalid || dead[2].Values["field"] != "lang" {
+		t.Errorf("dead-letter stream %v, %v; want the 3 entries with id and field", dead, err)
+	}
+}
+
+func TestStreamTwoConsumersShareEntries(t *testing.T) {
+	se := newStreamEnv(t)
+	other := newEnvOn(t, se.store)
+	opt := fastStream
+	opt.Count = 1
+	se.started(t, se.env, opt)
+	se.started(t, other, opt)
+	const n = 40
+	for i := range n {
+		se.addStory(t, story(fmt.Sprintf("cms-%02d", i), "kk", time.Now()))
+	}
+	seen := map[string]int{}
+	for range n {
+		select {
+		case ev := <-se.rec.ch:
+			seen[ev.Article.ID]++
+		case ev := <-other.rec.ch:
+			seen[ev.Article.ID]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d handed on", len(seen), n)
+		}
+	}
+	se.rec.none(t, 300*time.Millisecond)
+	other.rec.none(t, 10*time.Millisecond)
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s handed on %d times", id, c)
+		}
+	}
+	consumers, err := se.rdb.XInfoConsumers(context.Background(), se.stream, se.store.keys.group()).Result()
+	if err != nil || len(consumers) != 2 || consumers[0].Name == consumers[1].Name {
+		t.Errorf("consumers %v, %v; want two distinct", consumers, err)
+	}
+	se.waitPending(t, 0)
+}
+
+func TestStreamHandlerFailureLeavesEntryPendingUntilHandedOn(t *testing.T) {
+	se := newStreamEnv(t)
+	var mu sync.Mutex
+	failing := true
+	se.rec.setFail(func(Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			return errors.New("delivery unavailable")
+		}
+		return nil
+	})
+	se.started(t, se.env, fastStream)
+	se.addStory(t, story("cms-1", "en", time.Now()))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(se.logs.lines("story not handed on")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failing hand-on was not retried")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := se.pending(t); p != 1 {
+		t.Errorf("%d pending while the handler fails, want 1 (not acked)", p)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	if ev := se.rec.next(t); ev.Kind != New || ev.Article.ID != "cms-1" {
+		t.Fatalf("got %s %s, want new cms-1", ev.Kind, ev.Article.ID)
+	}
+	se.waitPending(t, 0)
+	se.rec.none(t, 200*time.Millisecond)
+}
+
+func TestStreamEntriesOfADeadConsumerAreClaimed(t *testing.T) {
+	se := newStreamEnv(t)
+	stop := se.started(t, se.env, fastStream)
+	stop()
+	se.addStory(t, story("cms-orphan", "kk", time.Now()))
+	// A copy reads the entry and dies before acknowledging it.
+	ctx := context.Background()
+	res, err := se.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: se.store.keys.group(), Consumer: "dead-copy", Streams: []string{se.stream, ">"}, Count: 10}).Result()
+	if err != nil || len(res[0].Messages) != 1 {
+		t.Fatalf("dead copy read %v, %v", res, err)
+	}
+	e2 := newEnvOn(t, se.store)
+	run(t, NewStream(e2.deps, se.rdb, se.stream, fastStream))
+	if ev := e2.rec.next(t); ev.Article.ID != "cms-orphan" {
+		t.Fatalf("got %s, want the orphaned entry", ev.Article.ID)
+	}
+	se.waitPending(t, 0)
+}
+
+func TestStreamRestartHandsOnOnlyWhatCameWhileStopped(t *testing.T) {
+	se := newStreamEnv(t)
+	se.addStory(t, story("before", "ru", time.Now()))
+	stop := se.started(t, se.env, fastStream)
+	se.addStory(t, story("during", "ru", time.Now()))
+	if ev := se.rec.next(t); ev.Article.ID != "during" {
+		t.Fatalf("got %s, want during", ev.Article.ID)
+	}
+	se.waitPending(t, 0)
+	stop()
+	se.addStory(t, story("while-stopped", "ru", time.Now()))
+
+	e2 := newEnvOn(t, se.store)
+	run(t, NewStream(e2.deps, se.rdb, se.stream, fastStream))
+	if ev := e2.rec.next(t); ev.Article.ID != "while-stopped" {
+		t.Fatalf("got %s, want while-stopped", ev.Article.ID)
+	}
+	e2.rec.none(t, 300*time.Millisecond)
+}
