@@ -171,7 +171,9 @@ func (b *Bot) pressSettings(ctx context.Context, p *press) error {
 	case actTopic:
 		r, note, err = b.toggleTopic(ctx, p.reader, arg)
 	case actUI:
-		r, note, err = b.setInterface(ctx, p.reader, arg)
+		// The welcome's language row is a quick "I read this language": stories follow. On
+		// the /language screen both rows are in view, so each button changes just its own.
+		r, note, err = b.setInterface(ctx, p.reader, arg, p.view == viewStart)
 	case actNews:
 		var changed bool
 		r, note, changed, err = b.toggleNews(ctx, p.reader, arg)
@@ -262,15 +264,15 @@ func (b *Bot) followsEach(topics []string) bool {
 	return true
 }
 
-// setInterface switches the bot's language. A reader who never chose story languages reads
-// stories in the interface language, so those follow the switch.
-func (b *Bot) setInterface(ctx context.Context, r subscriber.Reader, lang string) (subscriber.Reader, string, error) {
+// setInterface switches the bot's language. With stories, a reader whose only story language
+// is the old interface language (the default) reads stories in the new one too.
+func (b *Bot) setInterface(ctx context.Context, r subscriber.Reader, lang string, stories bool) (subscriber.Reader, string, error) {
 	old := r.Lang
 	nr, err := b.readers.SetInterfaceLanguage(ctx, r.ChatID, lang)
 	if err != nil {
 		return r, "", err
 	}
-	if old != lang && len(nr.Langs) == 1 && nr.Langs[0] == old {
+	if stories && old != lang && len(nr.Langs) == 1 && nr.Langs[0] == old {
 		if nr, err = b.readers.SetLanguages(ctx, r.ChatID, []string{lang}); err != nil {
 			return r, "", err
 		}

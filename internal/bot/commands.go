@@ -327,7 +327,7 @@ func (b *Bot) cmdLanguage(ctx context.Context, c *call) error {
 // languageText explains the two rows of the /language keyboard.
 func (b *Bot) languageText(r subscriber.Reader) string {
 	return strings.Join([]string{
-		esc(b.t(r.Lang, "bot_language_current", map[string]any{"Lang": b.t(r.Lang, "lang_"+r.Lang, nil)})),
+		esc(b.t(r.Lang, "bot_language_current", map[string]any{"Lang": b.selfName(r.Lang)})),
 		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langNames(r.Lang, r.Langs)})),
 		"",
 		esc(b.t(r.Lang, "bot_language_hint", nil)),

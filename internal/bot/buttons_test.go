@@ -1,0 +1,240 @@
+package bot
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"newsbot/internal/subscriber"
+)
+
+// languageMessage sends /language and returns the id of the message with its keyboard.
+func (h *harness) languageMessage(r who) int {
+	h.t.Helper()
+	h.say(r, "/language")
+	return h.last(r.id).MessageID
+}
+
+func TestTopicsToggleEditsTheKeyboardInPlace(t *testing.T) {
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			h := newHarness(t)
+			w := words[lang]
+			reader := who{id: 800, lang: lang}
+			h.say(reader, "/start")
+			h.say(reader, "/topics")
+			msg := h.last(reader.id)
+			kb := buttons(t, msg)
+			if len(kb) != 5 { // 7 topics two to a row, then "All topics"
+				t.Errorf("%d keyboard rows, want 5: %v", len(kb), kb)
+			}
+			if b := find(t, kb, "t1:t:sport"); b.Text != checkMark+w.sport {
+				t.Errorf("sport button %q", b.Text)
+			}
+			sentBefore := h.sent(reader.id)
+
+			// Unfollow sport: the same message's keyboard is edited, nothing new is sent.
+			ans := h.press(reader.id, reader, msg.MessageID, "t1:t:sport")
+			mustContain(t, ans.Params["text"].(string), w.topicOff)
+			edited := h.last(reader.id)
+			if edited.MessageID != msg.MessageID || h.sent(reader.id) != sentBefore {
+				t.Fatalf("the press sent a new message instead of editing %d", msg.MessageID)
+			}
+			if n := len(h.tg.Requests("editMessageReplyMarkup")); n != 1 {
+				t.Errorf("%d editMessageReplyMarkup calls, want 1", n)
+			}
+			kb = buttons(t, edited)
+			if b := find(t, kb, "t1:t:sport"); checked(b) || b.Text != w.sport {
+				t.Errorf("sport still checked after unfollowing: %q", b.Text)
+			}
+			if b := find(t, kb, "t1:t:politics"); !checked(b) {
+				t.Errorf("politics unchecked: %q", b.Text)
+			}
+			if b := find(t, kb, "t1:t:*"); checked(b) {
+				t.Errorf("all topics still checked: %q", b.Text)
+			}
+			r := h.reader(reader.id)
+			if r.AllTopics || slices.Contains(r.Topics, "sport") || len(r.Topics) != len(testTopics)-1 {
+				t.Errorf("reader after unfollowing sport: %+v", r)
+			}
+
+			// Following it again makes the reader follow all topics once more.
+			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:sport")
+			mustContain(t, ans.Params["text"].(string), w.topicOn)
+			if r := h.reader(reader.id); !r.AllTopics {
+				t.Errorf("every topic checked, but not all topics: %+v", r)
+			}
+			if b := find(t, buttons(t, h.last(reader.id)), "t1:t:*"); !checked(b) {
+				t.Errorf("all topics not checked: %q", b.Text)
+			}
+
+			// "All topics" off clears the checks; then one topic.
+			h.press(reader.id, reader, msg.MessageID, "t1:t:*")
+			kb = buttons(t, h.last(reader.id))
+			for _, row := range kb {
+				for _, b := range row {
+					if checked(b) {
+						t.Errorf("%q checked after turning all topics off", b.Text)
+					}
+				}
+			}
+			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:politics")
+			r = h.reader(reader.id)
+			if r.AllTopics || !slices.Equal(r.Topics, []string{"politics"}) {
+				t.Errorf("reader = %+v, want politics only", r)
+			}
+			// The answer counts topics with the language's plural form.
+			want := map[string]string{"kk": "Сіз 1 тақырыпқа жазылғансыз", "ru": "Вы подписаны на 1 тему", "en": "You follow 1 topic:"}[lang]
+			mustContain(t, ans.Params["text"].(string), want)
+			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:economy")
+			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:world")
+			want = map[string]string{"kk": "Сіз 3 тақырыпқа жазылғансыз", "ru": "Вы подписаны на 3 темы", "en": "You follow 3 topics:"}[lang]
+			mustContain(t, ans.Params["text"].(string), want)
+			h.press(reader.id, reader, msg.MessageID, "t1:t:sport")
+			h.press(reader.id, reader, msg.MessageID, "t1:t:culture")
+			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:society")
+			if lang == "ru" {
+				mustContain(t, ans.Params["text"].(string), "Вы подписаны на 6 тем")
+			}
+		})
+	}
+}
+
+func TestStartKeyboardTogglesAndSwitchesLanguage(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 900, lang: "en"}
+	h.say(reader, "/start")
+	msg := h.last(reader.id)
+
+	h.press(reader.id, reader, msg.MessageID, "s1:t:politics")
+	kb := buttons(t, h.last(reader.id))
+	if b := find(t, kb, "s1:t:politics"); checked(b) {
+		t.Errorf("politics still checked: %q", b.Text)
+	}
+	if len(kb[len(kb)-1]) != 3 {
+		t.Errorf("the language row is gone after a topic press: %v", kb)
+	}
+	mustContain(t, h.last(reader.id).Text(), words["en"].welcome)
+
+	// Switching to Russian redraws the welcome in Russian; the stories follow.
+	ans := h.press(reader.id, reader, msg.MessageID, "s1:u:ru")
+	mustContain(t, ans.Params["text"].(string), words["ru"].langSet)
+	edited := h.last(reader.id)
+	if edited.MessageID != msg.MessageID {
+		t.Fatal("language switch sent a new message")
+	}
+	mustContain(t, edited.Text(), words["ru"].welcome, "Русский")
+	kb = buttons(t, edited)
+	if b := find(t, kb, "s1:t:economy"); b.Text != checkMark+"Экономика" {
+		t.Errorf("economy button after switching to ru: %q", b.Text)
+	}
+	if b := find(t, kb, "s1:t:politics"); b.Text != "Политика" {
+		t.Errorf("politics button after switching to ru: %q", b.Text)
+	}
+	if b := find(t, kb, "s1:u:ru"); !checked(b) {
+		t.Errorf("Russian not checked: %q", b.Text)
+	}
+	r := h.reader(reader.id)
+	if r.Lang != "ru" || !slices.Equal(r.Langs, []string{"ru"}) {
+		t.Errorf("reader = %+v, want interface and stories in ru", r)
+	}
+	h.say(reader, "/help")
+	mustContain(t, h.last(reader.id).Text(), words["ru"].help)
+}
+
+func TestLanguageKeyboard(t *testing.T) {
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			h := newHarness(t)
+			w := words[lang]
+			reader := who{id: 1000, lang: lang}
+			h.say(reader, "/start")
+			id := h.languageMessage(reader)
+			msg := h.last(reader.id)
+			mustContain(t, msg.Text(), w.self)
+			kb := buttons(t, msg)
+			if len(kb) != 4 || len(kb[0]) != 3 {
+				t.Fatalf("keyboard %v: want a row of 3 interface languages and 3 story-language rows", kb)
+			}
+			for _, l := range testLangs {
+				if b := find(t, kb, "l1:u:"+l); checked(b) != (l == lang) {
+					t.Errorf("interface button %q", b.Text)
+				}
+				if b := find(t, kb, "l1:n:"+l); checked(b) != (l == lang) {
+					t.Errorf("story button %q", b.Text)
+				}
+			}
+
+			// Add another story language, then try to remove every one.
+			other := map[string]string{"kk": "ru", "ru": "en", "en": "kk"}[lang]
+			h.press(reader.id, reader, id, "l1:n:"+other)
+			if r := h.reader(reader.id); len(r.Langs) != 2 || !slices.Contains(r.Langs, other) {
+				t.Errorf("langs = %v, want %s and %s", r.Langs, lang, other)
+			}
+			if b := find(t, buttons(t, h.last(reader.id)), "l1:n:"+other); !checked(b) {
+				t.Errorf("%q not checked after adding", b.Text)
+			}
+			h.press(reader.id, reader, id, "l1:n:"+lang)
+			ans := h.press(reader.id, reader, id, "l1:n:"+other)
+			mustContain(t, ans.Params["text"].(string), w.newsLast)
+			if r := h.reader(reader.id); !slices.Equal(r.Langs, []string{other}) {
+				t.Errorf("langs = %v, want the last one kept", r.Langs)
+			}
+
+			// The interface language alone changes when the reader chose story languages.
+			ans = h.press(reader.id, reader, id, "l1:u:"+other)
+			mustContain(t, ans.Params["text"].(string), words[other].langSet)
+			mustContain(t, h.last(reader.id).Text(), words[other].self)
+			if r := h.reader(reader.id); r.Lang != other || !slices.Equal(r.Langs, []string{other}) {
+				t.Errorf("reader = %+v", r)
+			}
+			h.press(reader.id, reader, id, "l1:u:"+lang)
+			if r := h.reader(reader.id); r.Lang != lang || !slices.Equal(r.Langs, []string{other}) {
+				t.Errorf("reader = %+v: story languages the reader chose must not follow the interface", r)
+			}
+			// Pressing the current language changes nothing and is still answered.
+			h.press(reader.id, reader, id, "l1:u:"+lang)
+		})
+	}
+}
+
+func TestButtonsOfAStoppedReader(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 1100, lang: "kk"}
+	h.say(reader, "/start")
+	id := h.last(reader.id).MessageID
+	h.say(reader, "/stop")
+	ans := h.press(reader.id, reader, id, "s1:t:politics")
+	mustContain(t, ans.Params["text"].(string), words["kk"].notSubscribed)
+	if r := h.reader(reader.id); r.Status != subscriber.Stopped || !r.AllTopics {
+		t.Errorf("a stopped reader's press changed them: %+v", r)
+	}
+	// A stranger's press (no reader at all) likewise.
+	ans = h.press(1101, who{id: 1101, lang: "en"}, 5, "t1:t:sport")
+	mustContain(t, ans.Params["text"].(string), words["en"].notSubscribed)
+}
+
+func TestGarbageCallbackData(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 1200, lang: "ru"}
+	h.say(reader, "/start")
+	id := h.last(reader.id).MessageID
+	before := h.reader(reader.id)
+	for _, data := range []string{
+		"", ":", "x", "t1", "t1:", "t1:t", "t1:t:", "t1:t:weather", "t1:u:ru", "t1:n:ru",
+		"l1:t:sport", "s1:n:ru", "s1:u:de", "t0:t:sport", "t2:t:sport", "T1:t:sport",
+		"t1:t:sport:extra", "t1:t:../../etc", "t1:t:" + strings.Repeat("s", 200), "t1:t:\xff\xfe",
+		"t1:t:спорт", "l1:n:" + strings.Repeat("ru", 40),
+	} {
+		ans := h.press(reader.id, reader, id, data)
+		if text, _ := ans.Params["text"].(string); !strings.Contains(text, words["ru"].stale) {
+			t.Errorf("data %q: answer %q, want the out-of-date note", data, text)
+		}
+	}
+	if after := h.reader(reader.id); !slices.Equal(after.Topics, before.Topics) || after.AllTopics != before.AllTopics || !slices.Equal(after.Langs, before.Langs) {
+		t.Errorf("garbage presses changed the reader: %+v -> %+v", before, after)
+	}
+	if n := len(h.tg.Requests("editMessageReplyMarkup")) + len(h.tg.Requests("editMessageText")); n != 0 {
+		t.Errorf("%d edits after garbage presses", n)
+	}
+}
