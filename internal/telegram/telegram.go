@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -78,8 +79,9 @@ func NewHTTPClient() *http.Client {
 		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 	}
-	// The overall limit is a backstop only; calls carry their own deadlines.
-	return &http.Client{Transport: tr, Timeout: 3 * time.Minute}
+	// No overall Timeout: every Client call carries a ctx deadline (its own or a default,
+	// long-poll aware), and a Timeout would add a second timer and context per request.
+	return &http.Client{Transport: tr}
 }
 
 // caller is a pooled copy of the library's BotAPI whose HTTP client attaches the call's
@@ -99,8 +101,19 @@ func (d *ctxDoer) Do(req *http.Request) (*http.Response, error) {
 	resp, err := d.hc.Do(req.WithContext(d.ctx))
 	if resp != nil {
 		d.status = resp.StatusCode
+		// The library closes the body once its JSON decoder has the object, before reading
+		// EOF; net/http then drops the connection instead of reusing it. Draining on Close
+		// keeps connections pooled, which matters at thousands of calls per second.
+		resp.Body = &drainCloser{ReadCloser: resp.Body}
 	}
 	return resp, err
+}
+
+type drainCloser struct{ io.ReadCloser }
+
+func (d *drainCloser) Close() error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(d.ReadCloser, 64<<10))
+	return d.ReadCloser.Close()
 }
 
 // Call invokes a Bot API method and returns its raw result. params are Bot API parameters

@@ -42,7 +42,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(method)
-	params, err := decodeParams(r)
+	params, err := decodeParams(r, s.record.Load())
 	if err != nil {
 		writeFailure(w, Failure{Code: 400, Description: "Bad Request: " + err.Error()})
 		return
@@ -162,7 +162,10 @@ func writeFailure(w http.ResponseWriter, f Failure) {
 }
 
 // decodeParams reads form-urlencoded, multipart or JSON bodies (and the query string).
-func decodeParams(r *http.Request) (map[string]any, error) {
+//
+// Values that look like JSON are parsed only when parseJSON (recording): count-only
+// benchmarks need not pay for it.
+func decodeParams(r *http.Request, parseJSON bool) (map[string]any, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	out := map[string]any{}
 	switch ct {
@@ -179,7 +182,7 @@ func decodeParams(r *http.Request) (map[string]any, error) {
 				return nil, err
 			}
 			for k, v := range m {
-				out[k] = normalizeJSON(k, v)
+				out[k] = normalizeJSON(k, v, parseJSON)
 			}
 		}
 	case "multipart/form-data":
@@ -188,7 +191,7 @@ func decodeParams(r *http.Request) (map[string]any, error) {
 		}
 		for k, vs := range r.MultipartForm.Value {
 			if len(vs) > 0 {
-				out[k] = normalizeString(k, vs[0])
+				out[k] = normalizeString(k, vs[0], parseJSON)
 			}
 		}
 		for k, fs := range r.MultipartForm.File {
@@ -207,19 +210,19 @@ func decodeParams(r *http.Request) (map[string]any, error) {
 		}
 		for k, vs := range vals {
 			if len(vs) > 0 {
-				out[k] = normalizeString(k, vs[0])
+				out[k] = normalizeString(k, vs[0], parseJSON)
 			}
 		}
 	}
 	for k, vs := range r.URL.Query() {
 		if _, ok := out[k]; !ok && len(vs) > 0 {
-			out[k] = normalizeString(k, vs[0])
+			out[k] = normalizeString(k, vs[0], parseJSON)
 		}
 	}
 	return out, nil
 }
 
-func normalizeString(k, v string) any {
+func normalizeString(k, v string, parseJSON bool) any {
 	if intParams[k] {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			return n
@@ -232,7 +235,7 @@ func normalizeString(k, v string) any {
 		}
 		return v
 	}
-	if len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+	if parseJSON && len(v) > 0 && (v[0] == '{' || v[0] == '[') {
 		var x any
 		if json.Unmarshal([]byte(v), &x) == nil {
 			return x
@@ -241,7 +244,7 @@ func normalizeString(k, v string) any {
 	return v
 }
 
-func normalizeJSON(k string, v any) any {
+func normalizeJSON(k string, v any, parseJSON bool) any {
 	switch v := v.(type) {
 	case json.Number:
 		if n, err := v.Int64(); err == nil {
@@ -250,7 +253,7 @@ func normalizeJSON(k string, v any) any {
 		f, _ := v.Float64()
 		return f
 	case string:
-		return normalizeString(k, v)
+		return normalizeString(k, v, parseJSON)
 	case map[string]any:
 		for kk, vv := range v {
 			v[kk] = plainJSON(vv)
