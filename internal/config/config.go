@@ -476,3 +476,6 @@ func validChat(s string) bool {
 	_, err := strconv.ParseInt(s, 10, 64)
 	return err == nil
 }
+
+// GoString keeps %#v from printing the token.
+func (c Config) GoString() string { return "config.Config" + c.String() }

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -191,6 +192,7 @@ func TestLogValueRedacts(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "config", c)
 	buf.WriteString(c.String())
+	fmt.Fprintf(&buf, "%v %+v %#v %s", c, c, c, c)
 	out := buf.String()
 	for _, secret := range []string{"SECRET-TOKEN", "WEBHOOKSECRET", "REDISPASS"} {
 		if strings.Contains(out, secret) {
