@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -315,6 +316,10 @@ func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body [
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil, "", "", fmt.Errorf("fetch feed: timed out after %s: %w", f.opt.Timeout, err)
+		}
 		return nil, "", "", fmt.Errorf("fetch feed: %w", err)
 	}
 	defer resp.Body.Close()

@@ -309,7 +309,7 @@ func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
 	if len(lines) < 2 {
 		t.Fatalf("%d backoff log lines, want >= 2", len(lines))
 	}
-	if lines[0]["feed"] != slow.URL || !strings.Contains(lines[0]["error"].(string), "timeout") {
+	if lines[0]["feed"] != slow.URL || !strings.Contains(lines[0]["error"].(string), "timed out after 100ms") {
 		t.Errorf("log line %v: want the slow feed and a timeout", lines[0])
 	}
 	if n := testutil.ToFloat64(e.metrics.fetches.WithLabelValues("error")); n < 2 {
