@@ -596,3 +596,27 @@ func splitList(s string) []string {
 	}
 	return strings.Split(s, ",")
 }
+
+// InterfaceLangs returns the interface language of each chat, in order, in one round trip,
+// so that a fan-out can label each reader's copy in the reader's language. A chat without a
+// record (gone since the page was read) gets "".
+func (s *Store) InterfaceLangs(ctx context.Context, chatIDs []int64) ([]string, error) {
+	if len(chatIDs) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(chatIDs))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range chatIDs {
+			cmds[i] = p.HGet(ctx, s.keys.record(id), "l")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("interface languages of %d chats: %w", len(chatIDs), err)
+	}
+	langs := make([]string, len(chatIDs))
+	for i, c := range cmds {
+		langs[i] = c.Val()
+	}
+	return langs, nil
+}

@@ -799,3 +799,23 @@ func TestUpdate(t *testing.T) {
 	f.model[9] = m
 	f.check(t)
 }
+
+func TestInterfaceLangs(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for _, r := range []subscriber.Reader{
+		{ChatID: 1, Lang: "ru", Langs: []string{"kk"}, AllTopics: true, Status: subscriber.Active},
+		{ChatID: -100200, Lang: "en", Langs: []string{"kk"}, AllTopics: true, Status: subscriber.Active, Group: true},
+	} {
+		if err := f.s.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.s.InterfaceLangs(ctx, []int64{-100200, 9, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"en", "", "ru"}; !slices.Equal(got, want) {
+		t.Errorf("InterfaceLangs = %q, want %q", got, want)
+	}
+}
