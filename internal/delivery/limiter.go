@@ -117,6 +117,9 @@ func (l *limiter) run(ctx context.Context, members []any) (wait time.Duration, c
 	return time.Duration(res[0]) * time.Microsecond, res[1:], nil
 }
 
+// paused reports whether this copy knows of a 429 pause in force.
+func (l *limiter) paused() bool { return l.pausedUntil.Load() > time.Now().UnixNano() }
+
 // pause stops sending for everyone for d (a 429's retry_after).
 func (l *limiter) pause(ctx context.Context, d time.Duration) error {
 	until := time.Now().Add(d).UnixNano()

@@ -400,41 +400,69 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 			_ = sleepUntil(ctx, res.retryAt)
 			continue
 		}
-		marked, err := e.mark(ctx, p, res.granted)
-		if err != nil {
-			if errors.Is(err, errLeaseLost) {
-				lost = true
+		// Chats are marked "sending" in groups whose slots fall due together, right before
+		// they go out: at full speed that is the whole batch in one round trip; at a low
+		// rate it is a chat or two at a time, so that a crash leaves as few chats as
+		// possible marked but not sent.
+		granted := res.granted
+		for len(granted) > 0 && ctx.Err() == nil && !lost {
+			n := 1
+			for n < len(granted) && granted[n].at.Sub(granted[0].at) < markWindow {
+				n++
+			}
+			group := granted[:n]
+			if err := sleepUntil(ctx, group[0].at.Add(-markLead)); err != nil {
 				break
 			}
-			if ctx.Err() == nil {
-				e.log.Error("mark chats sending", "job", string(jr.id), "err", err)
+			marked, err := e.mark(ctx, p, group)
+			if err != nil {
+				if errors.Is(err, errLeaseLost) {
+					lost = true
+					break
+				}
+				if ctx.Err() == nil {
+					e.log.Error("mark chats sending", "job", string(jr.id), "err", err)
+				}
+				break
 			}
-			for _, s := range res.granted {
-				pending = append(pending, s.chat)
+			granted = granted[n:]
+			for i, s := range marked {
+				if err := sleepUntil(ctx, s.at); err != nil {
+					handBack(slotChats(marked[i:]))
+					break
+				}
+				if e.lim.paused() {
+					// A 429 arrived since these slots were handed out: give the chats
+					// back (unmarked at once, so that they can be marked again) and
+					// queue them for new slots after the pause.
+					rest := slotChats(marked[i:])
+					handBack(rest)
+					doFlush(leaseRenew)
+					pending = append(pending, rest...)
+					break
+				}
+				acquired := false
+				select {
+				case sem <- struct{}{}:
+					acquired = true
+				case <-ctx.Done():
+				}
+				if !acquired {
+					handBack(slotChats(marked[i:]))
+					break
+				}
+				col.wg.Add(1)
+				go func(chat int64) {
+					defer func() { <-sem; col.wg.Done() }()
+					col.add(e.deliver(ctx, sendCtx, jr, chat, langs[chat]))
+				}(s.chat)
 			}
-			_ = sleepUntil(ctx, time.Now().Add(time.Second))
-			continue
 		}
-		for i, s := range marked {
-			if err := sleepUntil(ctx, s.at); err != nil {
-				handBack(slotChats(marked[i:]))
-				break
-			}
-			acquired := false
-			select {
-			case sem <- struct{}{}:
-				acquired = true
-			case <-ctx.Done():
-			}
-			if !acquired {
-				handBack(slotChats(marked[i:]))
-				break
-			}
-			col.wg.Add(1)
-			go func(chat int64) {
-				defer func() { <-sem; col.wg.Done() }()
-				col.add(e.deliver(ctx, sendCtx, jr, chat, langs[chat]))
-			}(s.chat)
+		// Slots not used (shutdown, a Redis error) go back to pending: not marked, so
+		// nothing is lost; their slots on the schedule are simply wasted.
+		pending = append(pending, slotChats(granted)...)
+		if len(granted) > 0 && ctx.Err() == nil && !lost {
+			_ = sleepUntil(ctx, time.Now().Add(time.Second))
 		}
 		if flushDue() {
 			doFlush(leaseRenew)
@@ -467,6 +495,13 @@ func slotChats(s []slot) []int64 {
 }
 
 var errLeaseLost = errors.New("page lease lost")
+
+// markWindow groups slots falling due within it into one "sending" mark; markLead is how long
+// before the first slot of a group the mark is made (a round trip, with margin).
+const (
+	markWindow = 20 * time.Millisecond
+	markLead   = 2 * time.Millisecond
+)
 
 // mark marks the granted chats "sending" and returns the slots of those this worker may send
 // to (the others were served meanwhile by another job of the story).
@@ -532,6 +567,12 @@ func (e *Engine) flush(ctx context.Context, p *page, results []result, action st
 		}
 		return nil
 	})
+	if err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		// A pipeline cannot fall back from EVALSHA to EVAL by itself (first use on this
+		// server, or after a SCRIPT FLUSH); the counters went through, the script runs now.
+		cmd = flushScript.Run(ctx, e.rdb, []string{e.keys.ledger(story), e.keys.job(p.job.id), e.keys.leases(p.job.id), e.keys.owners(p.job.id)}, args...)
+		err = cmd.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("record sends of job %s: %w", p.job.id, err)
 	}
