@@ -310,3 +310,20 @@ func TestShareURL(t *testing.T) {
 		t.Errorf("ShareURL = %s\nwant       %s", got, want)
 	}
 }
+
+func BenchmarkRender(b *testing.B) {
+	r := newRenderer(b)
+	photo := sample(b)
+	long := photo
+	long.ImageURL, long.Body = "", kazakhBody()
+	for name, a := range map[string]article.Article{"photo": photo, "kazakh_10000_text": long} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Render(a, "kk", "@news_kk"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
