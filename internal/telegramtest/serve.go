@@ -41,9 +41,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, Failure{Code: 404, Description: "Not Found"})
 		return
 	}
-	s.count(method)
 	params, err := decodeParams(r, s.record.Load())
 	if err != nil {
+		s.count(method)
 		writeFailure(w, Failure{Code: 400, Description: "Bad Request: " + err.Error()})
 		return
 	}
@@ -71,8 +71,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h := s.handler.Load(); h != nil {
 		if resp := (*h)(req); resp != nil {
-			req.Status = s.writeResponse(w, resp)
+			req.Status = statusOf(resp)
 			s.keep(req, chat)
+			s.writeResponse(w, resp)
 			return
 		}
 	}
@@ -92,8 +93,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, result)
 }
 
-// keep records a request (unless recording is off).
+// keep counts and records a request (unless recording is off). It runs after the
+// request's effects and before the answer is written, so that a test that saw Count reach
+// n (WaitFor) also sees what those requests did. getUpdates is kept on arrival, so that
+// WaitFor can tell a long poll is waiting.
 func (s *Server) keep(req Request, chat int64) {
+	s.count(req.Method)
 	if !s.record.Load() {
 		return
 	}
@@ -104,26 +109,29 @@ func (s *Server) keep(req Request, chat int64) {
 	sh.mu.Unlock()
 }
 
-func (s *Server) writeResponse(w http.ResponseWriter, resp *Response) int {
+func statusOf(resp *Response) int {
+	switch {
+	case resp.Raw != nil && resp.Status != 0:
+		return resp.Status
+	case resp.Raw == nil && resp.Failure != nil:
+		return resp.Failure.Code
+	}
+	return 200
+}
+
+func (s *Server) writeResponse(w http.ResponseWriter, resp *Response) {
 	switch {
 	case resp.Raw != nil:
-		st := resp.Status
-		if st == 0 {
-			st = 200
-		}
-		w.WriteHeader(st)
+		w.WriteHeader(statusOf(resp))
 		_, _ = w.Write(resp.Raw)
-		return st
 	case resp.Failure != nil:
 		writeFailure(w, *resp.Failure)
-		return resp.Failure.Code
 	default:
 		res := resp.Result
 		if res == nil {
 			res = true
 		}
 		writeResult(w, res)
-		return 200
 	}
 }
 

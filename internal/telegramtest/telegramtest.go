@@ -173,8 +173,8 @@ func (s *Server) Close() {
 // Off leaves only the counters, for benchmarks; message ids still increase per chat.
 func (s *Server) SetRecord(on bool) { s.record.Store(on) }
 
-// Count returns how many requests of method arrived (all methods for ""), whatever the
-// answer.
+// Count returns how many requests of method were answered (all methods for ""), whatever
+// the answer; getUpdates counts on arrival.
 func (s *Server) Count(method string) int {
 	if method != "" {
 		if c, ok := s.counts.Load(method); ok {
