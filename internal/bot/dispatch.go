@@ -126,23 +126,32 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// not cut a reply in half.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	go func() {
-		<-ctx.Done()
-		d.stopOnce.Do(func() { close(d.stopping) })
-		t := time.NewTimer(d.grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelWork()
-		case <-work.Done():
-		}
-	}()
-
 	var wg sync.WaitGroup
 	for _, q := range d.queues {
 		wg.Go(func() { d.serve(ctx, work, q) })
 	}
+
+	<-ctx.Done()
+	d.stopOnce.Do(func() { close(d.stopping) })
+	grace := time.AfterFunc(d.grace, cancelWork)
 	wg.Wait()
+	grace.Stop()
+
+	// A Dispatch racing with the stop may have queued after its worker drained: tell its
+	// owner it was not handled, so a poller does not wait for it.
+	for _, q := range d.queues {
+		for {
+			select {
+			case j := <-q:
+				if j.done != nil {
+					j.done(false)
+				}
+				continue
+			default:
+			}
+			break
+		}
+	}
 	return nil
 }
 

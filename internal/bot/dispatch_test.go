@@ -1,0 +1,244 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"newsbot/internal/telegram"
+)
+
+// intakeRecorder is an UpdateHandler that records, per chat, the order of what it handled,
+// and how many handlers ran at once.
+type intakeRecorder struct {
+	mu       sync.Mutex
+	perChat  map[int64][]int
+	times    map[int]int // update id -> times handled
+	total    atomic.Int64
+	running  atomic.Int64
+	maxRun   atomic.Int64
+	jitter   bool
+	onHandle func(u telegram.Update) // optional, runs first
+}
+
+func newIntakeRecorder() *intakeRecorder {
+	return &intakeRecorder{perChat: map[int64][]int{}, times: map[int]int{}}
+}
+
+func (r *intakeRecorder) HandleUpdate(ctx context.Context, u telegram.Update) {
+	n := r.running.Add(1)
+	defer r.running.Add(-1)
+	for {
+		m := r.maxRun.Load()
+		if n <= m || r.maxRun.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if r.onHandle != nil {
+		r.onHandle(u)
+	}
+	if r.jitter {
+		time.Sleep(time.Duration(rand.N(300)) * time.Microsecond)
+	}
+	if ctx.Err() != nil {
+		return // cut short: not handled to the end
+	}
+	r.mu.Lock()
+	r.perChat[ChatKey(u)] = append(r.perChat[ChatKey(u)], u.UpdateID)
+	r.times[u.UpdateID]++
+	r.mu.Unlock()
+	r.total.Add(1)
+}
+
+// check fails unless every id in want was handled exactly once and each chat's updates
+// came in increasing update_id order.
+func (r *intakeRecorder) check(t *testing.T, want []int) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range want {
+		if r.times[id] != 1 {
+			t.Errorf("update %d handled %d times, want once", id, r.times[id])
+		}
+	}
+	if len(r.times) != len(want) {
+		t.Errorf("%d distinct updates handled, want %d", len(r.times), len(want))
+	}
+	for chat, ids := range r.perChat {
+		for i := 1; i < len(ids); i++ {
+			if ids[i] <= ids[i-1] {
+				t.Errorf("chat %d: update %d handled after %d", chat, ids[i], ids[i-1])
+				break
+			}
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// testUpdate is a text message update as Telegram sends it.
+func testUpdate(id int, chat int64, text string) telegram.Update {
+	raw := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1700000000,"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"R"},"text":%q}}`,
+		id, id, chat, chat, text)
+	var u telegram.Update
+	if err := json.Unmarshal([]byte(raw), &u); err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func startDispatcher(t *testing.T, h UpdateHandler, workers int) (*Dispatcher, context.CancelFunc, chan error) {
+	t.Helper()
+	d := NewDispatcher(h, workers, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d, cancel, done
+}
+
+func TestDispatcherKeepsOrderPerChatUnderConcurrency(t *testing.T) {
+	rec := newIntakeRecorder()
+	rec.jitter = true
+	d, _, _ := startDispatcher(t, rec, 8)
+	const chats, per = 40, 25
+	var want []int
+	id := 0
+	for i := range per {
+		for c := range chats {
+			id++
+			want = append(want, id)
+			// Private chats, groups and supergroups alike.
+			chat := int64(c + 1)
+			if c%3 == 1 {
+				chat = -int64(c + 1)
+			} else if c%3 == 2 {
+				chat = -1000000000000 - int64(c)
+			}
+			if err := d.Dispatch(context.Background(), testUpdate(id, chat, fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitUntil(t, "all updates handled", func() bool { return rec.total.Load() == int64(len(want)) })
+	rec.check(t, want)
+	if rec.maxRun.Load() < 2 {
+		t.Errorf("at most %d handler ran at once; chats should be handled concurrently", rec.maxRun.Load())
+	}
+}
+
+func TestDispatcherSurvivesPanics(t *testing.T) {
+	rec := newIntakeRecorder()
+	rec.onHandle = func(u telegram.Update) {
+		if u.Message.Text == "boom" {
+			panic("handler bug")
+		}
+	}
+	d, _, _ := startDispatcher(t, rec, 2)
+	ctx := context.Background()
+	_ = d.Dispatch(ctx, testUpdate(1, 5, "before"))
+	_ = d.Dispatch(ctx, testUpdate(2, 5, "boom"))
+	_ = d.Dispatch(ctx, testUpdate(3, 5, "after"))
+	waitUntil(t, "the update after the panic", func() bool { return rec.total.Load() == 2 })
+	rec.check(t, []int{1, 3})
+	waitUntil(t, "panic counted", func() bool { return testutilCount(d.panics) == 1 })
+}
+
+func TestDispatcherStopsCleanly(t *testing.T) {
+	before := runtime.NumGoroutine()
+	rec := newIntakeRecorder()
+	d := NewDispatcher(rec, 16, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	for i := range 100 {
+		if err := d.Dispatch(ctx, testUpdate(i+1, int64(i%7), "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	// Queued updates were drained within the grace period.
+	if rec.total.Load() != 100 {
+		t.Errorf("%d of 100 queued updates handled at shutdown", rec.total.Load())
+	}
+	if err := d.Dispatch(context.Background(), testUpdate(500, 1, "late")); !errors.Is(err, ErrStopped) {
+		t.Errorf("Dispatch after stop = %v, want ErrStopped", err)
+	}
+	waitUntil(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestDispatchWaitsWhenFull(t *testing.T) {
+	release := make(chan struct{})
+	rec := newIntakeRecorder()
+	rec.onHandle = func(telegram.Update) { <-release }
+	d, _, _ := startDispatcher(t, rec, 1)
+	// One update in the handler, queueLen waiting: the queue is full.
+	for i := range queueLen + 1 {
+		if err := d.Dispatch(context.Background(), testUpdate(i+1, 1, "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := d.Dispatch(ctx, testUpdate(1000, 2, "x")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dispatch into a full queue = %v, want it to wait until ctx ends", err)
+	}
+	close(release)
+	waitUntil(t, "queue drained", func() bool { return rec.total.Load() == queueLen+1 })
+}
+
+func TestChatKeyAndKind(t *testing.T) {
+	tests := []struct {
+		raw  string
+		chat int64
+		kind string
+	}{
+		{`{"update_id":1,"message":{"message_id":1,"chat":{"id":42,"type":"private"}}}`, 42, "message"},
+		{`{"update_id":1,"edited_message":{"message_id":1,"chat":{"id":-7,"type":"group"}}}`, -7, "edited_message"},
+		{`{"update_id":1,"channel_post":{"message_id":1,"chat":{"id":-1001,"type":"channel"}}}`, -1001, "channel_post"},
+		{`{"update_id":1,"callback_query":{"id":"q","from":{"id":9},"message":{"message_id":3,"chat":{"id":-55,"type":"group"}},"data":"x"}}`, -55, "callback_query"},
+		{`{"update_id":1,"callback_query":{"id":"q","from":{"id":9},"inline_message_id":"i","data":"x"}}`, 9, "callback_query"},
+		{`{"update_id":1,"my_chat_member":{"chat":{"id":-77,"type":"supergroup"},"from":{"id":1},"date":1,"old_chat_member":{"status":"left"},"new_chat_member":{"status":"member"}}}`, -77, "my_chat_member"},
+		{`{"update_id":1,"inline_query":{"id":"q","from":{"id":12},"query":"x"}}`, 12, "inline_query"},
+		{`{"update_id":1,"message_reaction":{"chat":{"id":5}}}`, 0, "other"},
+	}
+	for _, tt := range tests {
+		var u telegram.Update
+		if err := json.Unmarshal([]byte(tt.raw), &u); err != nil {
+			t.Fatal(err)
+		}
+		if got := ChatKey(u); got != tt.chat {
+			t.Errorf("ChatKey(%s) = %d, want %d", tt.raw, got, tt.chat)
+		}
+		if got := UpdateKind(u); got != tt.kind {
+			t.Errorf("UpdateKind(%s) = %q, want %q", tt.raw, got, tt.kind)
+		}
+	}
+}
+
+func testutilCount(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}
