@@ -109,7 +109,22 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		case "/healthz", "/readyz", "/metrics":
 			return nil, fmt.Errorf("WEBHOOK_URL: path %s is taken by the server itself", path)
 		}
-		hook := http.MaxBytesHandler(cfg.Webhook, maxWebhookBody)
+		// Counted by status, so a webhook that Telegram calls with a stale secret (401 after
+		// WEBHOOK_SECRET changed) shows on a dashboard and not only in the logs.
+		requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_webhook_requests_total",
+			Help: "Requests to the Telegram webhook path, by HTTP status code.",
+		}, []string{"code"})
+		if err := cfg.Registry.Register(requests); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("register webhook metrics: %w", err)
+			}
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				requests = existing
+			}
+		}
+		hook := promhttp.InstrumentHandlerCounter(requests, http.MaxBytesHandler(cfg.Webhook, maxWebhookBody))
 		// Compared with the path as given rather than as a ServeMux pattern, so that any path
 		// an operator picks (with braces, or "/") is served exactly and nothing else is.
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -281,6 +281,10 @@ func TestWebhookMounted(t *testing.T) {
 	if rec := do(t, h, http.MethodGet, "/healthz", ""); rec.Code != http.StatusOK {
 		t.Errorf("/healthz beside the webhook = %d", rec.Code)
 	}
+	metrics := do(t, h, http.MethodGet, "/metrics", "").Body.String()
+	if !strings.Contains(metrics, `newsbot_webhook_requests_total{code="200"} 1`) {
+		t.Errorf("/metrics does not count the webhook request:\n%s", grepLines(metrics, "webhook"))
+	}
 
 	// Long polling: the same path is nobody's.
 	polling := newServer(t, Config{Webhook: hook})
