@@ -68,7 +68,7 @@ type Options struct {
 	Languages       []string // LANGUAGES; the first languages of stories and of the interface
 	DefaultLanguage string   // DEFAULT_LANGUAGE, for readers whose Telegram language is none of them
 	Topics          []string // TOPICS, in the order the keyboard shows them
-	Username        string   // the bot's username (getMe), to tell /start@ThisBot from /start@OtherBot
+	Username        string   // the bot's username (getMe), to tell /start@ThisBot from /start@OtherBot; needed in groups
 	Location        *time.Location
 	Admins          []int64 // ADMIN_IDS: the only users who may run admin commands
 
@@ -159,6 +159,11 @@ func NewBot(o Options) (*Bot, error) {
 		flood:    o.Flood.withDefaults(),
 		adminTTL: ttl,
 		log:      log,
+	}
+	if b.username == "" {
+		// Without it every "/cmd@name" is taken as meant for another bot: groups that
+		// address the bot explicitly would get no answer.
+		log.Warn("bot: no username given (getMe); commands addressed as /cmd@bot will be ignored")
 	}
 	b.floodScript = newFloodScript()
 	b.commands = readerCommands()

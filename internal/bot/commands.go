@@ -129,33 +129,38 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 	}
 	if err := b.loadReader(ctx, c); err != nil {
 		// Still answer: the reader must not be left talking to silence.
-		_ = b.send(ctx, c.chatID, b.t(c.lang, "bot_error", nil), nil)
+		_ = b.reply(ctx, c, "bot_error")
 		return err
 	}
 	if !isCmd {
-		return b.send(ctx, c.chatID, b.t(c.lang, "bot_plain_text", nil), nil)
+		return b.reply(ctx, c, "bot_plain_text")
 	}
 	cmd := b.command(name)
 	if cmd == nil || (cmd.Admin && !b.isAdmin(c.userID)) {
 		if group && at == "" {
 			return nil // probably another bot's command
 		}
-		return b.send(ctx, c.chatID, b.t(c.lang, "bot_unknown_command", nil), nil)
+		return b.reply(ctx, c, "bot_unknown_command")
 	}
 	if group && cmd.Changes {
 		ok, err := b.mayChangeGroup(ctx, chat.ID, m, c.userID)
 		if err != nil {
-			_ = b.send(ctx, c.chatID, b.t(c.lang, "bot_error", nil), nil)
+			_ = b.reply(ctx, c, "bot_error")
 			return err
 		}
 		if !ok {
-			return b.send(ctx, c.chatID, b.t(c.lang, "bot_group_admin_only", nil), nil)
+			return b.reply(ctx, c, "bot_group_admin_only")
 		}
 	}
 	if err := cmd.Run(b, ctx, c); err != nil {
 		return fmt.Errorf("/%s in %d: %w", cmd.Name, c.chatID, err)
 	}
 	return nil
+}
+
+// reply sends the message id in the language of the call.
+func (b *Bot) reply(ctx context.Context, c *call, id string) error {
+	return b.send(ctx, c.chatID, esc(b.t(c.lang, id, nil)), nil)
 }
 
 // loadReader fills the reader and the language to answer in: the reader's own choice, else
@@ -270,7 +275,7 @@ func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 		r.Lang = b.defLang
 	}
 	if err := b.readers.Save(ctx, r); err != nil {
-		_ = b.send(ctx, c.chatID, b.t(c.lang, "bot_error", nil), nil)
+		_ = b.reply(ctx, c, "bot_error")
 		return fmt.Errorf("save reader: %w", err)
 	}
 	c.lang = r.Lang
@@ -310,7 +315,7 @@ func (b *Bot) statusTopics(r subscriber.Reader) string {
 
 func (b *Bot) cmdTopics(ctx context.Context, c *call) error {
 	if !c.active() {
-		return b.send(ctx, c.chatID, b.t(c.lang, "bot_not_subscribed", nil), nil)
+		return b.reply(ctx, c, "bot_not_subscribed")
 	}
 	// The text names no topics: a press edits only the keyboard, and the answer to the press
 	// says what changed.
@@ -319,7 +324,7 @@ func (b *Bot) cmdTopics(ctx context.Context, c *call) error {
 
 func (b *Bot) cmdLanguage(ctx context.Context, c *call) error {
 	if !c.active() {
-		return b.send(ctx, c.chatID, b.t(c.lang, "bot_not_subscribed", nil), nil)
+		return b.reply(ctx, c, "bot_not_subscribed")
 	}
 	return b.send(ctx, c.chatID, b.languageText(c.reader), b.languageKeyboard(c.reader))
 }
@@ -347,11 +352,11 @@ func (b *Bot) cmdLatest(ctx context.Context, c *call) error {
 	}
 	stories, err := b.stories.Latest(ctx, langs, latestCount)
 	if err != nil {
-		_ = b.send(ctx, c.chatID, esc(b.t(c.lang, "bot_latest_error", nil)), nil)
+		_ = b.reply(ctx, c, "bot_latest_error")
 		return fmt.Errorf("latest stories: %w", err)
 	}
 	if len(stories) == 0 {
-		return b.send(ctx, c.chatID, esc(b.t(c.lang, "bot_latest_empty", nil)), nil)
+		return b.reply(ctx, c, "bot_latest_empty")
 	}
 	var sb strings.Builder
 	sb.WriteString("<b>" + esc(b.t(c.lang, "bot_latest_title", nil)) + "</b>")
@@ -367,13 +372,13 @@ func (b *Bot) cmdLatest(ctx context.Context, c *call) error {
 
 func (b *Bot) cmdStop(ctx context.Context, c *call) error {
 	if !c.active() {
-		return b.send(ctx, c.chatID, esc(b.t(c.lang, "bot_stop_not_subscribed", nil)), nil)
+		return b.reply(ctx, c, "bot_stop_not_subscribed")
 	}
 	if err := b.readers.SetStatus(ctx, c.chatID, subscriber.Stopped); err != nil {
-		_ = b.send(ctx, c.chatID, b.t(c.lang, "bot_error", nil), nil)
+		_ = b.reply(ctx, c, "bot_error")
 		return fmt.Errorf("stop reader: %w", err)
 	}
-	return b.send(ctx, c.chatID, esc(b.t(c.lang, "bot_stop_done", nil)), map[string]any{"remove_keyboard": true})
+	return b.reply(ctx, c, "bot_stop_done")
 }
 
 func (b *Bot) cmdHelp(ctx context.Context, c *call) error {

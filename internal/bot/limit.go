@@ -71,7 +71,7 @@ func (b *Bot) notifyFlood(ctx context.Context, c *call) {
 	if err := b.loadReader(ctx, c); err != nil {
 		b.log.Warn("bot: load reader for the flood notice", "chat_id", c.chatID, "err", err)
 	}
-	if err := b.send(ctx, c.chatID, esc(b.t(c.lang, "bot_flood", nil)), nil); err != nil {
+	if err := b.reply(ctx, c, "bot_flood"); err != nil {
 		b.log.Warn("bot: send the flood notice", "chat_id", c.chatID, "err", err)
 	}
 }
