@@ -45,6 +45,7 @@ type Dir struct {
 	opt     DirOptions
 	files   map[string]*fileState
 	retries map[string]time.Time
+	scans   uint64 // rescans done; see fileState.scan
 }
 
 type fileStatus int
@@ -62,6 +63,7 @@ type fileState struct {
 	sum    [sha256.Size]byte
 	status fileStatus
 	fails  int
+	scan   uint64 // the last rescan that saw the file
 }
 
 // NewDir returns a watcher of the article files in dir. It does no I/O.
@@ -258,25 +260,33 @@ func (d *Dir) rescan(ctx context.Context) {
 		d.deps.Log.Warn("rescanning articles dir", "dir", d.dir, "error", err)
 		return
 	}
-	present := make(map[string]struct{}, len(entries))
+	// A generation number marks the files still there, so the ones gone can be forgotten
+	// without building a set of 10,000 names.
+	d.scans++
 	now := time.Now()
 	for _, fi := range entries {
 		name := fi.Name()
-		present[name] = struct{}{}
+		st := d.files[name]
+		if st != nil {
+			st.scan = d.scans
+		}
 		if _, scheduled := d.retries[name]; scheduled {
 			continue
 		}
-		if st := d.files[name]; st != nil && st.settled() && fi.Mode().IsRegular() &&
+		if st != nil && st.settled() && fi.Mode().IsRegular() &&
 			st.mod.Equal(fi.ModTime()) && st.size == fi.Size() {
 			continue
 		}
 		d.process(ctx, name, now)
+		if st := d.files[name]; st != nil {
+			st.scan = d.scans
+		}
 		if ctx.Err() != nil {
 			return
 		}
 	}
-	for name := range d.files {
-		if _, ok := present[name]; !ok {
+	for name, st := range d.files {
+		if st.scan != d.scans {
 			delete(d.files, name)
 			delete(d.retries, name)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,7 +19,16 @@ import (
 	"newsbot/internal/redistest"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := redistest.Main(m)
+	for _, f := range cleanups {
+		f()
+	}
+	os.Exit(code)
+}
+
+// cleanups run after all tests and benchmarks (fixtures shared between benchmark runs).
+var cleanups []func()
 
 var testRules = article.Rules{
 	Languages: []string{"kk", "ru", "en"},
@@ -223,4 +231,3 @@ func writeStory(t testing.TB, dir string, a article.Article) {
 	writeAtomic(t, dir, a.ID+".json", mustJSON(t, a))
 }
 
-var _ = fmt.Sprintf
