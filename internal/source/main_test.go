@@ -230,4 +230,3 @@ func writeStory(t testing.TB, dir string, a article.Article) {
 	t.Helper()
 	writeAtomic(t, dir, a.ID+".json", mustJSON(t, a))
 }
-
