@@ -1,0 +1,126 @@
+package delivery
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A copy stopped mid-fan-out (deploy, scale-down) hands its pages back; another copy finishes
+// the job and every reader holds exactly one copy.
+func TestStoppedEngineHandsOverWithoutDuplicates(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(1000, 600, "en")
+	a, _ := e.engine(Options{SendRate: 300, PageSize: 50})
+	stopA := run(t, a)
+	if err := a.Publish(context.Background(), story("k1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 150, 20*time.Second)
+	stopA()
+	before := e.tg.Count("sendMessage")
+	if before >= 1+len(chats) {
+		t.Fatalf("engine finished before it was stopped (%d sends); the test proves nothing", before)
+	}
+
+	b, _ := e.engine(Options{SendRate: 300, PageSize: 50})
+	run(t, b)
+	waitIdle(t, b, 30*time.Second)
+	exactlyOne(t, e, chats)
+	t.Logf("first engine sent %d, second the rest", before-1)
+}
+
+// A copy that dies outright (its Redis connection gone mid-send, nothing more recorded) leaves
+// its pages leased; after the lease expires another copy takes them over. Nobody gets two
+// copies; chats whose messages were marked "sending" when it died are in doubt and not sent
+// again (at most once) — their number is bounded by the chats in flight.
+func TestCrashedEngineLeavesNoDuplicates(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(1000, 600, "en")
+	rdbA := redis.NewClient(e.rdb.Options())
+	const lease = time.Second
+	a, _ := e.engine(Options{SendRate: 300, PageSize: 50, LeaseTTL: lease}, rdbA)
+	ctxA, crash := context.WithCancel(context.Background())
+	doneA := make(chan struct{})
+	go func() { _ = a.Run(ctxA); close(doneA) }()
+	if err := a.Publish(context.Background(), story("k2", "en")); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 150, 20*time.Second)
+	_ = rdbA.Close() // the crash: from here on, nothing A does reaches Redis
+	crash()
+	<-doneA
+
+	b, _ := e.engine(Options{SendRate: 300, PageSize: 50, LeaseTTL: lease})
+	run(t, b)
+	st := waitIdle(t, b, 30*time.Second)
+
+	zero := 0
+	for c, n := range e.copies(chats) {
+		switch {
+		case n > 1:
+			t.Errorf("chat %d holds %d copies", c, n)
+		case n == 0:
+			zero++
+		}
+	}
+	ledger, err := e.rdb.HGetAll(context.Background(), b.keys.ledger("k2")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doubt := 0
+	for _, v := range ledger {
+		if strings.HasPrefix(v, "u:") {
+			doubt++
+		}
+	}
+	if zero > doubt {
+		t.Errorf("%d chats got nothing but only %d are in doubt: a chat was lost", zero, doubt)
+	}
+	// In flight at most: the chats marked in one group per worker (the slots falling due
+	// within markWindow) and the sends on their way.
+	if limit := 4 * 16; doubt > limit {
+		t.Errorf("%d chats in doubt after the crash, want at most %d", doubt, limit)
+	}
+	if st.Failed[reasonInDoubt] != int64(doubt) {
+		t.Errorf("Stats.Failed[in_doubt] = %d, ledger holds %d", st.Failed[reasonInDoubt], doubt)
+	}
+	t.Logf("crash: %d chats in doubt, %d of them hold no copy, %d hold one", doubt, zero, len(chats)-zero)
+}
+
+// Two copies on one Redis share one job: no chat twice, both work, and together they keep to
+// SEND_RATE.
+func TestTwoEnginesShareJobWithinRate(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(1000, 400, "en")
+	const rate = 100
+	a, ca := e.engine(Options{SendRate: rate, PageSize: 20})
+	b, cb := e.engine(Options{SendRate: rate, PageSize: 20})
+	run(t, a)
+	run(t, b)
+	if err := a.Publish(context.Background(), story("two", "en")); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, a, 30*time.Second)
+	exactlyOne(t, e, chats)
+	if ca.n.Load() == 0 || cb.n.Load() == 0 {
+		t.Errorf("one engine did all the work: %d and %d sends", ca.n.Load(), cb.n.Load())
+	}
+	reqs := e.tg.Requests("")
+	worst := 0
+	for i, j := 0, 0; i < len(reqs); i++ {
+		for reqs[i].Time.Sub(reqs[j].Time) >= time.Second {
+			j++
+		}
+		worst = max(worst, i-j+1)
+	}
+	if worst > rate+1 {
+		t.Errorf("%d requests within one second, SEND_RATE is %d", worst, rate)
+	}
+	first, last := reqs[0].Time, reqs[len(reqs)-1].Time
+	t.Logf("engines sent %d + %d; busiest second %d requests; overall %.1f/s", ca.n.Load(), cb.n.Load(), worst,
+		float64(len(reqs)-1)/last.Sub(first).Seconds())
+}
