@@ -61,7 +61,7 @@ func (s *storyList) Latest(_ context.Context, langs []string, n int) ([]article.
 
 // harness is a bot on a real Redis, talking to a fake Bot API over HTTP.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	tg      *telegramtest.Server
 	api     *telegram.Client
 	readers *subscriber.Store
@@ -74,7 +74,7 @@ type harness struct {
 	update int
 }
 
-func newHarness(t *testing.T, tweak ...func(*Options)) *harness {
+func newHarness(t testing.TB, tweak ...func(*Options)) *harness {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	tg := telegramtest.New(t)
@@ -112,7 +112,7 @@ func newHarness(t *testing.T, tweak ...func(*Options)) *harness {
 	return h
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
