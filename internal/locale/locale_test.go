@@ -360,3 +360,23 @@ func TestDate(t *testing.T) {
 		t.Errorf("DateNumeric = %q", got)
 	}
 }
+
+// Fan-out renders from many goroutines with one bundle (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	b, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	for i := 0; i < 8; i++ {
+		go func() {
+			lang := b.Languages()[i%len(b.Languages())]
+			done <- b.T(lang, "button_read", nil) + b.Date(lang, time.Unix(int64(i)*86400*40, 0))
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if s := <-done; s == "" {
+			t.Error("empty")
+		}
+	}
+}
