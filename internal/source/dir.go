@@ -112,11 +112,21 @@ func (d *Dir) Run(ctx context.Context) error {
 	if err := w.Add(d.dir); err != nil {
 		return fmt.Errorf("watch articles dir %s: %w", d.dir, err)
 	}
-	if err := d.start(ctx); err != nil {
+	// Redis may be down at start: keep trying (events wait in the kernel's queue; an
+	// overflow only triggers a rescan, and the first pass reads everything anyway).
+	for failures := 1; ; failures++ {
+		err := d.start(ctx)
+		if err == nil {
+			break
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		return err
+		wait := backoff(d.opt.RetryBase, d.opt.RetryMax, failures)
+		d.deps.Log.Warn("first pass over articles dir failed; will retry", "dir", d.dir, "error", err, "retry_in", wait.String())
+		if !sleep(ctx, wait) {
+			return nil
+		}
 	}
 	rescan := time.NewTicker(d.opt.Rescan)
 	defer rescan.Stop()

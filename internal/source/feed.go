@@ -211,15 +211,23 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	base := feedBase(fc.URL, feed)
 
 	var valid []article.Article
+	inFeed := make(map[string]bool, len(feed.Items))
 	for _, it := range feed.Items {
 		a, err := f.toArticle(ctx, it, lang, base)
 		if err != nil {
 			return err
 		}
+		if a.ID != "" && inFeed[a.ID] {
+			// A feed listing one guid twice would otherwise flip between the two versions
+			// and send a correction on every fetch: the first (the feed's newest) wins.
+			continue
+		}
+		inFeed[a.ID] = true
 		if err := f.deps.Rules.Validate(a); err != nil {
 			key := a.ID
 			if key == "" {
-				key = it.Title
+				key = "title:" + it.Title
+				inFeed[key] = true
 			}
 			if h := a.Hash(); st.invalid[key] != h {
 				st.invalid[key] = h
@@ -232,6 +240,11 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 		}
 		delete(st.invalid, a.ID)
 		valid = append(valid, a)
+	}
+	for key := range st.invalid {
+		if !inFeed[key] {
+			delete(st.invalid, key) // gone from the feed: forget it, so memory stays bounded
+		}
 	}
 	// Oldest first, so that a channel gets the stories in the order they were published.
 	slices.SortStableFunc(valid, func(x, y article.Article) int { return x.PublishedAt.Compare(y.PublishedAt) })
