@@ -327,3 +327,28 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// The largest article the validation lets through still fits a caption, keeping its footer.
+func TestRenderExtremes(t *testing.T) {
+	r := newRenderer(t)
+	a := sample(t)
+	a.Title = strings.Repeat("😀", article.MaxTitleLen)
+	a.Lead = strings.Repeat("ж", 5000)
+	a.ImageCredit = strings.Repeat("Akorda ", article.MaxTitleLen/7)
+	a.Topics = rules.Topics
+	a.Breaking = true
+	if err := rules.Validate(a); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"kk", "ru", "en"} {
+		p, err := r.Render(a, lang, "@x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPost(t, p, MaxCaption)
+		text := p.Text()
+		if !strings.Contains(text, "😀…</b>") || !strings.Contains(text, "#") || !strings.Contains(text, "Akorda…") {
+			t.Errorf("%s: title not cut with an ellipsis, or footer lost:\n%s", lang, text)
+		}
+	}
+}
