@@ -40,7 +40,7 @@ func TestStoppedEngineHandsOverWithoutDuplicates(t *testing.T) {
 func TestCrashedEngineLeavesNoDuplicates(t *testing.T) {
 	e := newEnv(t)
 	chats := e.readers(1000, 600, "en")
-	rdbA := redis.NewClient(e.rdb.Options())
+	rdbA := redis.NewClient(&redis.Options{Addr: e.rdb.Options().Addr, DB: e.rdb.Options().DB})
 	const lease = time.Second
 	a, _ := e.engine(Options{SendRate: 300, PageSize: 50, LeaseTTL: lease}, rdbA)
 	ctxA, crash := context.WithCancel(context.Background())

@@ -1,0 +1,201 @@
+package delivery
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/redistest"
+	"newsbot/internal/subscriber"
+	"newsbot/internal/telegramtest"
+)
+
+// rttCounter counts Redis round trips: each command sent alone, and each pipeline, is one.
+type rttCounter struct{ n atomic.Int64 }
+
+func (c *rttCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *rttCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *rttCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// fastAnswer makes the fake Bot API answer every call with one fixed message and keep
+// nothing (count-only): the benchmark measures delivery, not the fake's bookkeeping.
+func fastAnswer(tg *telegramtest.Server) {
+	tg.SetRecord(false)
+	raw := []byte(`{"ok":true,"result":{"message_id":7,"date":1764219600,"chat":{"id":1,"type":"private"}}}`)
+	tg.SetHandler(func(telegramtest.Request) *telegramtest.Response {
+		return &telegramtest.Response{Raw: raw, Status: 200}
+	})
+}
+
+// benchEnv is an env whose store and engine share one Redis client with a round-trip counter.
+func benchEnv(b *testing.B, rdb *redis.Client, prefix string) (*env, *redis.Client, *rttCounter) {
+	e := newEnvWith(b, rdb, prefix)
+	counted := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, DB: rdb.Options().DB})
+	b.Cleanup(func() { _ = counted.Close() })
+	rtt := &rttCounter{}
+	counted.AddHook(rtt)
+	e.store = subscriber.NewStore(counted, prefix, testLangs, testTopics)
+	return e, counted, rtt
+}
+
+func quietOptions(o Options) Options {
+	o.Channels = map[string]string{}
+	o.Log = slog.New(slog.DiscardHandler)
+	return o
+}
+
+// fanOut publishes stories one after another to the readers and waits for each job to end;
+// it returns the wall time spent.
+func fanOut(b *testing.B, eng *Engine, stories int, tag string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	for i := range stories {
+		if err := eng.Publish(context.Background(), story(tag+strconv.Itoa(i), "en")); err != nil {
+			b.Fatal(err)
+		}
+		waitIdle(b, eng, 30*time.Minute)
+	}
+	return time.Since(start)
+}
+
+// (a) With no global limit, against a local fake Bot API that only counts: sustained
+// messages per second of one copy, and Redis round trips per message.
+func BenchmarkFanOutUnlimited(b *testing.B) {
+	rdb, prefix := redistest.New(b)
+	e, counted, rtt := benchEnv(b, rdb, prefix)
+	fastAnswer(e.tg)
+	const audience = 50_000
+	e.readers(1, audience, "en")
+	eng, _ := e.engine(quietOptions(Options{}), counted)
+	run(b, eng)
+	b.ResetTimer()
+	rtt.n.Store(0)
+	sent0 := e.tg.Count("sendMessage")
+	var elapsed time.Duration
+	for i := 0; b.Loop(); i++ {
+		elapsed += fanOut(b, eng, 1, "a"+strconv.Itoa(i)+"-")
+	}
+	sent := e.tg.Count("sendMessage") - sent0
+	b.ReportMetric(float64(sent)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(rtt.n.Load())/float64(sent), "rtt/msg")
+	b.ReportMetric(0, "ns/op")
+}
+
+// (b) SEND_RATE=30 and the fake enforcing 30/s: achieved rate / 30 and the 429s it answered.
+func BenchmarkFanOutAtSendRate30(b *testing.B) {
+	rdb, prefix := redistest.New(b)
+	e := newEnvWith(b, rdb, prefix)
+	const rate, audience = 30, 300 // ~10 s per run
+	e.tg.SetRateLimit(rate)
+	e.readers(1, audience, "en")
+	eng, _ := e.engine(quietOptions(Options{SendRate: rate}))
+	run(b, eng)
+	var ratio float64
+	runs := 0
+	for i := 0; b.Loop(); i++ {
+		from := len(e.tg.Requests("sendMessage"))
+		fanOut(b, eng, 1, "b"+strconv.Itoa(i)+"-")
+		reqs := e.tg.Requests("sendMessage")[from:]
+		span := reqs[len(reqs)-1].Time.Sub(reqs[0].Time).Seconds()
+		ratio += float64(len(reqs)-1) / span / rate
+		runs++
+	}
+	b.ReportMetric(ratio/float64(runs), "rate/limit")
+	b.ReportMetric(float64(e.tg.RateLimited()), "429s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// (c) Memory of one copy fanning out to 1,000,000 readers. Seeding and sending take minutes,
+// so it runs only with DELIVERY_BENCH_MILLION=1:
+//
+//	DELIVERY_BENCH_MILLION=1 go test -run '^$' -bench FanOutMillion -benchtime 1x ./internal/delivery/
+func BenchmarkFanOutMillion(b *testing.B) {
+	if os.Getenv("DELIVERY_BENCH_MILLION") == "" {
+		b.Skip("set DELIVERY_BENCH_MILLION=1 to fan out to 1,000,000 readers (minutes)")
+	}
+	srv := redistest.Start(b)
+	rdb := srv.Client(b)
+	e, counted, rtt := benchEnv(b, rdb, "bench:")
+	fastAnswer(e.tg)
+	const audience = 1_000_000
+	seed := time.Now()
+	e.readers(1, audience, "en")
+	b.Logf("seeded %d readers in %v", audience, time.Since(seed).Round(time.Second))
+	runtime.GC()
+	base := procStatus("VmRSS")
+	eng, _ := e.engine(quietOptions(Options{}), counted)
+	run(b, eng)
+
+	var peakRSS, peakHeap atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if r := procStatus("VmRSS"); r > peakRSS.Load() {
+				peakRSS.Store(r)
+			}
+			runtime.ReadMemStats(&ms)
+			if h := int64(ms.HeapInuse); h > peakHeap.Load() {
+				peakHeap.Store(h)
+			}
+		}
+	}()
+	rtt.n.Store(0)
+	var elapsed time.Duration
+	for i := 0; b.Loop(); i++ {
+		elapsed += fanOut(b, eng, 1, "c"+strconv.Itoa(i)+"-")
+	}
+	close(stop)
+	sent := e.tg.Count("sendMessage")
+	b.ReportMetric(float64(peakRSS.Load())/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(float64(base)/(1<<20), "RSS-before-MB")
+	b.ReportMetric(float64(procStatus("VmHWM"))/(1<<20), "VmHWM-MB")
+	b.ReportMetric(float64(peakHeap.Load())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(sent)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(rtt.n.Load())/float64(sent), "rtt/msg")
+	b.ReportMetric(0, "ns/op")
+}
+
+// procStatus reads a memory figure of this process from /proc/self/status, in bytes.
+func procStatus(field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
