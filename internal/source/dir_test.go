@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"newsbot/internal/article"
+	"newsbot/internal/redistest"
 )
 
 var fastDir = DirOptions{Rescan: 150 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, Settle: 300 * time.Millisecond}
@@ -324,4 +325,29 @@ func TestDirHandlerFailureIsRetried(t *testing.T) {
 	if lines := e.logs.lines("not handed on"); len(lines) != 3 {
 		t.Errorf("%d retry log lines, want 3", len(lines))
 	}
+}
+
+func TestDirWaitsOutARedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	e := newEnvOn(t, NewStore(rdb, "outage:", StoreOptions{}))
+	dir := t.TempDir()
+	writeStory(t, dir, story("before", "kk", time.Now()))
+	srv.Stop()
+	d := NewDir(e.deps, dir, fastDir)
+	run(t, d)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.logs.lines("first pass over articles dir failed")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no log line about the failed first pass")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Restart(t)
+	waitInitialised(t, e.store, d.opt.Name)
+	writeStory(t, dir, story("after", "kk", time.Now()))
+	if ev := e.rec.next(t); ev.Article.ID != "after" {
+		t.Fatalf("got %s, want after", ev.Article.ID)
+	}
+	e.rec.none(t, 300*time.Millisecond)
 }

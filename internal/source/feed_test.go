@@ -394,3 +394,17 @@ func TestFeedLanguageNotConfiguredIsSkipped(t *testing.T) {
 		t.Errorf("log lines %v; want one naming lang de", l)
 	}
 }
+
+func TestFeedRepeatedGUIDDoesNotFlipFlop(t *testing.T) {
+	e := newEnv(t)
+	rss := readTestdata(t, "rss-kk.xml")
+	dup := strings.Replace(newItem, "Астанада халықаралық форум өтті", "Астанада форум өтті (ескі нұсқа)", 1)
+	fs := newFeedServer(t, strings.Replace(rss, "<item>", newItem+dup+"<item>", 1), "") // always 200
+	run(t, NewFeed(e.deps, []FeedConfig{{URL: fs.URL}}, fastFeed))
+	fs.waitRequests(t, 6)
+	e.rec.none(t, 50*time.Millisecond)
+	got, ok, err := e.store.Get(context.Background(), "egemen-321500")
+	if err != nil || !ok || got.Title != "Астанада халықаралық форум өтті" {
+		t.Errorf("stored %q, %v, %v; want the first listing of the guid", got.Title, ok, err)
+	}
+}
