@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"newsbot/internal/article"
 	"newsbot/internal/locale"
 	"newsbot/internal/redistest"
@@ -69,6 +71,8 @@ type harness struct {
 	bot     *Bot
 	texts   *locale.Bundle
 	opts    Options
+	rdb     *redis.Client
+	prefix  string
 
 	mu     sync.Mutex
 	update int
@@ -89,6 +93,8 @@ func newHarness(t testing.TB, tweak ...func(*Options)) *harness {
 		readers: subscriber.NewStore(rdb, prefix, testLangs, testTopics),
 		stories: &storyList{},
 		texts:   texts,
+		rdb:     rdb,
+		prefix:  prefix,
 	}
 	almaty, err := time.LoadLocation("Asia/Almaty")
 	if err != nil {

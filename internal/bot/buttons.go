@@ -283,14 +283,15 @@ func (b *Bot) setInterface(ctx context.Context, r subscriber.Reader, lang string
 // toggleNews adds or removes a story language; the last one stays (changed false).
 func (b *Bot) toggleNews(ctx context.Context, r subscriber.Reader, lang string) (subscriber.Reader, string, bool, error) {
 	data := map[string]any{"Lang": b.langNames(r.Lang, []string{lang})}
+	current := b.configured(r).Langs
 	var langs []string
-	if slices.Contains(r.Langs, lang) {
-		if len(r.Langs) == 1 {
+	if slices.Contains(current, lang) {
+		if len(current) == 1 {
 			return r, b.t(r.Lang, "bot_news_last", nil), false, nil
 		}
-		langs = slices.DeleteFunc(slices.Clone(r.Langs), func(l string) bool { return l == lang })
+		langs = slices.DeleteFunc(current, func(l string) bool { return l == lang })
 	} else {
-		langs = append(slices.Clone(r.Langs), lang)
+		langs = append(current, lang)
 	}
 	nr, err := b.readers.SetLanguages(ctx, r.ChatID, langs)
 	if err != nil {

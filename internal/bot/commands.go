@@ -244,9 +244,6 @@ func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 		if link.topic != "" && !r.AllTopics && !slices.Contains(r.Topics, link.topic) {
 			r.Topics = append(r.Topics, link.topic)
 		}
-		if len(r.Langs) == 0 {
-			r.Langs = []string{r.Lang}
-		}
 	} else {
 		lang := c.lang
 		if link.lang != "" && c.msg.From != nil && b.langOf(c.msg.From.LanguageCode) == "" {
@@ -271,9 +268,7 @@ func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 			r.LangCode = c.msg.From.LanguageCode
 		}
 	}
-	if !slices.Contains(b.langs, r.Lang) {
-		r.Lang = b.defLang
-	}
+	r = b.configured(r)
 	if err := b.readers.Save(ctx, r); err != nil {
 		_ = b.reply(ctx, c, "bot_error")
 		return fmt.Errorf("save reader: %w", err)
@@ -284,6 +279,24 @@ func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 		text = esc(b.t(r.Lang, "bot_link_invalid", nil)) + "\n\n" + text
 	}
 	return b.send(ctx, c.chatID, text, b.startKeyboard(r))
+}
+
+// configured drops languages and topics that LANGUAGES and TOPICS no longer hold, so that
+// a reader saved under an older configuration can still come back (the store refuses
+// unknown ones).
+func (b *Bot) configured(r subscriber.Reader) subscriber.Reader {
+	if !slices.Contains(b.langs, r.Lang) {
+		r.Lang = b.defLang
+	}
+	known := func(list []string) func(string) bool {
+		return func(s string) bool { return !slices.Contains(list, s) }
+	}
+	r.Langs = slices.DeleteFunc(slices.Clone(r.Langs), known(b.langs))
+	r.Topics = slices.DeleteFunc(slices.Clone(r.Topics), known(b.topics))
+	if len(r.Langs) == 0 {
+		r.Langs = []string{r.Lang}
+	}
+	return r
 }
 
 // welcomeText is the /start message: greeting, what the reader gets, how to change it.

@@ -311,3 +311,19 @@ func TestSendToABlockedChatMarksTheReader(t *testing.T) {
 		t.Errorf("status = %s, want blocked after Telegram said the bot is blocked", st)
 	}
 }
+
+func TestStartAfterTheConfigurationDroppedALanguageAndATopic(t *testing.T) {
+	h := newHarness(t)
+	older := subscriber.NewStore(h.rdb, h.prefix, append(slices.Clone(testLangs), "de"), append(slices.Clone(testTopics), "weather"))
+	err := older.Save(context.Background(), subscriber.Reader{ChatID: 1300, Lang: "de", Langs: []string{"de", "ru"},
+		Topics: []string{"weather", "sport"}, Status: subscriber.Stopped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.say(who{id: 1300, lang: "de"}, "/start")
+	r := h.reader(1300)
+	if r.Status != subscriber.Active || r.Lang != "kk" || !slices.Equal(r.Langs, []string{"ru"}) || !slices.Equal(r.Topics, []string{"sport"}) {
+		t.Errorf("reader = %+v, want back with what is still configured", r)
+	}
+	mustContain(t, h.last(1300).Text(), words["kk"].back)
+}
