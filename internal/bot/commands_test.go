@@ -327,3 +327,20 @@ func TestStartAfterTheConfigurationDroppedALanguageAndATopic(t *testing.T) {
 	}
 	mustContain(t, h.last(1300).Text(), words["kk"].back)
 }
+
+func TestLatestInEveryLanguage(t *testing.T) {
+	for i, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			h := newHarness(t)
+			h.stories.all = []article.Article{{
+				ID: "s-" + lang, Lang: lang, URL: "https://example.kz/" + lang + "/1", Title: "Story " + lang,
+				PublishedAt: time.Date(2022, 9, 14, 12, 28, 0, 0, time.UTC),
+			}}
+			reader := who{id: int64(1400 + i), lang: lang}
+			h.say(reader, "/start")
+			h.say(reader, "/latest")
+			text := h.last(reader.id).Text()
+			mustContain(t, text, "<b>"+words[lang].latest+"</b>", `<a href="https://example.kz/`+lang+`/1">Story `+lang+`</a>`, words[lang].september)
+		})
+	}
+}
