@@ -45,7 +45,7 @@ type Dispatcher struct {
 type job struct {
 	u    telegram.Update
 	kind string
-	done func(handled bool) // nil, or told whether the handler ran to the end
+	done func(handled bool) // nil, or told whether a handler ran it (false: abandoned at shutdown)
 }
 
 // queueLen is each worker's backlog. Long polling hands over at most 100 updates at once.
@@ -199,8 +199,10 @@ func (d *Dispatcher) handle(ctx context.Context, j job) {
 		}
 	}()
 	d.h.HandleUpdate(ctx, j.u)
-	// A handler cut short by shutdown may not have finished: let intake redeliver it.
-	handled = ctx.Err() == nil
+	// Returning is finishing: a handler has no error to give, and one cut short by the end
+	// of the grace period has logged what it could not do. Redelivering it could repeat
+	// what it did do. Only updates that never reached a handler go back to Telegram.
+	handled = true
 }
 
 // ChatKey is the chat an update belongs to, the unit of ordering: the message's chat, the

@@ -34,7 +34,7 @@ func newIntakeRecorder() *intakeRecorder {
 	return &intakeRecorder{perChat: map[int64][]int{}, times: map[int]int{}}
 }
 
-func (r *intakeRecorder) HandleUpdate(ctx context.Context, u telegram.Update) {
+func (r *intakeRecorder) HandleUpdate(_ context.Context, u telegram.Update) {
 	n := r.running.Add(1)
 	defer r.running.Add(-1)
 	for {
@@ -48,9 +48,6 @@ func (r *intakeRecorder) HandleUpdate(ctx context.Context, u telegram.Update) {
 	}
 	if r.jitter {
 		time.Sleep(time.Duration(rand.N(300)) * time.Microsecond)
-	}
-	if ctx.Err() != nil {
-		return // cut short: not handled to the end
 	}
 	r.mu.Lock()
 	r.perChat[ChatKey(u)] = append(r.perChat[ChatKey(u)], u.UpdateID)

@@ -1,0 +1,221 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/redistest"
+	"newsbot/internal/telegram"
+	"newsbot/internal/telegramtest"
+)
+
+// pushMessages queues n text messages spread over chats and returns their update ids.
+func pushMessages(srv *telegramtest.Server, n, chats int) []int {
+	ids := make([]int, n)
+	for i := range n {
+		chat := int64(i%chats + 1)
+		ids[i] = srv.PushUpdate(map[string]any{"message": map[string]any{
+			"message_id": i + 1, "date": 1700000000, "text": fmt.Sprint("msg ", i),
+			"chat": map[string]any{"id": chat, "type": "private"},
+			"from": map[string]any{"id": chat, "is_bot": false, "first_name": "R"},
+		}})
+	}
+	return ids
+}
+
+// intakeRun is one running copy of the intake: a dispatcher and a poller.
+type intakeRun struct {
+	d      *Dispatcher
+	p      *Poller
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	err    atomic.Value
+}
+
+func startPolling(t *testing.T, h UpdateHandler, api UpdatesAPI, rdb redis.UniversalClient, prefix string, tweak ...func(*Poller, *Dispatcher)) *intakeRun {
+	t.Helper()
+	return startPollingCtx(t, context.Background(), h, api, rdb, prefix, tweak...)
+}
+
+func startPollingCtx(t *testing.T, parent context.Context, h UpdateHandler, api UpdatesAPI, rdb redis.UniversalClient, prefix string, tweak ...func(*Poller, *Dispatcher)) *intakeRun {
+	t.Helper()
+	r := &intakeRun{d: NewDispatcher(h, 8, nil)}
+	r.p = NewPoller(api, r.d, rdb, prefix, nil)
+	r.p.Timeout = time.Second
+	r.p.MinBackoff, r.p.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	for _, f := range tweak {
+		f(r.p, r.d)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	r.cancel = cancel
+	r.wg.Go(func() { _ = r.d.Run(ctx) })
+	r.wg.Go(func() {
+		if err := r.p.Run(ctx); err != nil {
+			r.err.Store(err)
+		}
+	})
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *intakeRun) stop() { r.cancel(); r.wg.Wait() }
+
+func TestPollerDeliversEveryUpdateOnceInOrder(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	rec := newIntakeRecorder()
+	rec.jitter = true
+	ids := pushMessages(srv, 250, 12) // more than one getUpdates batch (100)
+	startPolling(t, rec, api, rdb, prefix)
+	waitUntil(t, "250 updates", func() bool { return rec.total.Load() == 250 })
+	rec.check(t, ids)
+	waitUntil(t, "offset saved", func() bool {
+		return rdb.Get(context.Background(), keyPollOffset(prefix)).Val() == fmt.Sprint(ids[len(ids)-1]+1)
+	})
+	// Long polling asks for the next updates with the saved offset and a timeout.
+	var last map[string]any
+	waitUntil(t, "the next poll", func() bool {
+		reqs := srv.Requests("getUpdates")
+		last = reqs[len(reqs)-1].Params
+		return last["offset"] == int64(ids[len(ids)-1]+1)
+	})
+	if last["offset"] != int64(ids[len(ids)-1]+1) || last["timeout"] != int64(1) {
+		t.Errorf("last getUpdates params %v", last)
+	}
+	if au, ok := last["allowed_updates"].([]any); !ok || len(au) == 0 {
+		t.Errorf("allowed_updates %#v", last["allowed_updates"])
+	}
+}
+
+// TestPollerRestartLosesAndRepeatsNothing stops the intake in the middle of a batch (the
+// handler of the 10th update pulls the plug, and the rest of the batch is abandoned
+// with no grace), starts a fresh copy on the same Redis, and checks every update was
+// handled exactly once over both lives.
+func TestPollerRestartLosesAndRepeatsNothing(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	rec := newIntakeRecorder()
+	ids := pushMessages(srv, 40, 5)
+
+	ctx, pullPlug := context.WithCancel(context.Background())
+	defer pullPlug()
+	rec.onHandle = func(u telegram.Update) {
+		if u.UpdateID == ids[9] {
+			pullPlug()
+		}
+	}
+	first := startPollingCtx(t, ctx, rec, api, rdb, prefix, func(_ *Poller, d *Dispatcher) { d.grace = 0 })
+	<-ctx.Done()
+	first.stop()
+	handledFirst := rec.total.Load()
+	if handledFirst == 0 || handledFirst == 40 {
+		t.Fatalf("first life handled %d of 40; the test needs a stop in the middle", handledFirst)
+	}
+	t.Logf("first life handled %d of 40", handledFirst)
+
+	rec.onHandle = nil
+	more := pushMessages(srv, 15, 5)
+	startPolling(t, rec, api, rdb, prefix)
+	all := append(ids, more...)
+	waitUntil(t, "every update", func() bool { return rec.total.Load() >= int64(len(all)) })
+	time.Sleep(50 * time.Millisecond) // a repeat would show up now
+	rec.check(t, all)
+}
+
+func TestPollerDeletesAWebhookFirst(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	if err := api.SetWebhook(context.Background(), "https://old.example/hook", "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := pushMessages(srv, 3, 1)
+	rec := newIntakeRecorder()
+	startPolling(t, rec, api, rdb, prefix)
+	waitUntil(t, "updates after deleting the webhook", func() bool { return rec.total.Load() == 3 })
+	rec.check(t, ids)
+	if srv.Count("deleteWebhook") != 1 {
+		t.Errorf("deleteWebhook called %d times", srv.Count("deleteWebhook"))
+	}
+	if url, _ := srv.Webhook(); url != "" {
+		t.Errorf("webhook still %q", url)
+	}
+}
+
+func TestPollerBacksOffAndRecovers(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	srv.FailNext("getUpdates", nil, telegramtest.ServerError())
+	srv.FailNext("getUpdates", nil, telegramtest.ServerError())
+	srv.FailNext("getUpdates", nil, telegramtest.RetryAfter(1))
+	ids := pushMessages(srv, 5, 2)
+	rec := newIntakeRecorder()
+	startPolling(t, rec, api, rdb, prefix)
+	waitUntil(t, "updates after failures", func() bool { return rec.total.Load() == 5 })
+	rec.check(t, ids)
+	reqs := srv.Requests("getUpdates")
+	if len(reqs) < 4 || reqs[3].Time.Sub(reqs[2].Time) < 900*time.Millisecond {
+		t.Errorf("retry after a 429 did not wait its retry_after: %d polls", len(reqs))
+	}
+}
+
+func TestPollerRefusedTokenStops(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token()+"0", srv.URL(), nil, nil)
+	r := startPolling(t, newIntakeRecorder(), api, rdb, prefix)
+	waitUntil(t, "the poller to give up", func() bool { return r.err.Load() != nil })
+	if err := r.err.Load().(error); !errors.Is(err, telegram.ErrUnauthorized) {
+		t.Errorf("Run = %v, want ErrUnauthorized", err)
+	}
+}
+
+// TestTwoCopiesPollOneAtATime runs two copies of the bot on one Redis: one polls, the
+// other waits, and every update is handled once.
+func TestTwoCopiesPollOneAtATime(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	rec := newIntakeRecorder()
+	short := func(p *Poller, _ *Dispatcher) { p.LockTTL = 300 * time.Millisecond }
+	a := startPolling(t, rec, api, rdb, prefix, short)
+	startPolling(t, rec, api, rdb, prefix, short)
+	ids := pushMessages(srv, 30, 3)
+	waitUntil(t, "first 30", func() bool { return rec.total.Load() == 30 })
+	// The polling copy goes away; the other takes over.
+	a.stop()
+	more := pushMessages(srv, 30, 3)
+	waitUntil(t, "next 30", func() bool { return rec.total.Load() == 60 })
+	time.Sleep(50 * time.Millisecond)
+	rec.check(t, append(ids, more...))
+}
+
+func TestBackoffIsBoundedAndJittered(t *testing.T) {
+	p := &Poller{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+	seen := map[time.Duration]bool{}
+	for n := 1; n < 20; n++ {
+		for range 20 {
+			d := p.backoff(n, errors.New("x"))
+			if d < 50*time.Millisecond || d > time.Second {
+				t.Fatalf("backoff(%d) = %v out of bounds", n, d)
+			}
+			seen[d] = true
+		}
+	}
+	if len(seen) < 10 {
+		t.Errorf("backoff barely varies: %d distinct waits", len(seen))
+	}
+	if d := p.backoff(1, &telegram.Error{RetryAfter: 3 * time.Second}); d != 3*time.Second {
+		t.Errorf("429 backoff %v, want its retry_after", d)
+	}
+}
