@@ -15,9 +15,10 @@ type FloodLimit struct {
 	Window time.Duration
 }
 
-// DefaultFlood lets a reader press a dozen buttons in quick succession, which a real reader
-// setting up topics does, and slows a script or a stuck key.
-func DefaultFlood() FloodLimit { return FloodLimit{Events: 12, Window: 10 * time.Second} }
+// DefaultFlood lets a reader press every topic and language button in quick succession,
+// which a real reader setting up does, and slows a script or a stuck key to 1.5 updates a
+// second, about what Telegram lets the bot send to one chat anyway.
+func DefaultFlood() FloodLimit { return FloodLimit{Events: 15, Window: 10 * time.Second} }
 
 func (f FloodLimit) withDefaults() FloodLimit {
 	d := DefaultFlood()
