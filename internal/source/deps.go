@@ -67,11 +67,22 @@ func (d Deps) handOn(ctx context.Context, sourceKind string, a article.Article, 
 		}
 		return 0, fmt.Errorf("hand on %s story %s: %w", kind, a.ID, err)
 	}
-	ok, err := d.Store.confirm(ctx, a, d.Owner)
+	// The story is out: from here on an error must not make the caller hand it on again, so
+	// the confirm is retried here (briefly: Redis just answered the claim).
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var ok bool
+	for attempt := 1; ; attempt++ {
+		if ok, err = d.Store.confirm(cctx, a, d.Owner); err == nil || attempt == 3 || !sleep(cctx, time.Duration(attempt)*200*time.Millisecond) {
+			break
+		}
+	}
 	if err != nil {
-		// Handed on but not recorded: the claim expires after ClaimTTL and the story may be
-		// handed on again; delivery's ledger keeps readers from seeing it twice.
-		return kind, err
+		// Handed on but not recorded: the claim expires after ClaimTTL and another copy may
+		// hand the story on again; delivery's ledger keeps readers from getting it twice.
+		d.Log.Error("story handed on but not recorded as seen", "article_id", a.ID, "origin", origin, "error", err)
+		d.Metrics.story(sourceKind, kind.String())
+		return kind, nil
 	}
 	if !ok {
 		d.Log.Warn("story claim expired before it was confirmed; another copy may hand it on too",

@@ -1,12 +1,30 @@
 // Package source watches the publisher's article store — a directory of JSON files, RSS/Atom/
 // JSON feeds and a Redis stream the CMS appends to — and hands every new, corrected or
-// retracted story to a Handler exactly once across restarts and running copies.
+// retracted story to a Handler once, across restarts and running copies.
 //
-// Whether a story is new is decided in Redis by the Store, not by the watcher that found it:
-// a story is claimed atomically (its content hash compared with the one recorded), handed to
-// the Handler, and only then confirmed. A failed hand-on releases the claim and is retried
-// with backoff, so nothing is lost; a copy that dies between claim and confirm leaves a pending
-// claim that any copy may re-take after Store's ClaimTTL.
+// Whether a story is new is decided in Redis by the Store, not by the watcher that found it.
+// Each story has a record holding the hash of the content last handed on. A watcher claims a
+// story atomically (Lua): no record → New, another hash → Correction, retracted → Retraction,
+// same hash → nothing. The claim is a pending mark (hash, owner, time) on the record; the
+// story is handed to the Handler and only then confirmed (the hash recorded). So:
+//   - two copies finding the same story: one claim wins; the other sees the fresh pending
+//     mark, backs off and then finds the story known;
+//   - the Handler fails: the claim is released and the story retried with backoff;
+//   - a copy dies between claim and confirm: its pending mark blocks others for ClaimTTL
+//     (default 2 minutes), then any copy re-takes it. That is the one window in which a story
+//     can be handed on twice (a hand-on slower than ClaimTTL, or a copy killed after the
+//     Handler succeeded and before the confirm); delivery's once-only ledger absorbs it.
+//
+// First start: each source (a directory, a feed URL, a stream) has a marker in Redis. When it
+// is missing, the stories already there are recorded as seen without being handed on (the
+// newest Backfill of them are handed on), then the marker is set. Later starts hand on
+// whatever appeared or changed while newsbot was stopped.
+//
+// The Store also keeps the article JSON of the newest KeepPerLang stories per language for
+// /latest and /publish (Latest, Get, FindByURL); older ones are trimmed to their small "seen"
+// record, which is kept, so an old story never comes back as new.
+//
+// Redis keys are named in keys.go, all under the configured prefix.
 package source
 
 import (

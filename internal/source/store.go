@@ -302,6 +302,7 @@ func (s *Store) Latest(ctx context.Context, langs []string, n int) ([]article.Ar
 	if n <= 0 || len(langs) == 0 {
 		return nil, nil
 	}
+	langs = slices.Compact(slices.Sorted(slices.Values(langs)))
 	pipe := s.rdb.Pipeline()
 	ranges := make([]*redis.StringSliceCmd, len(langs))
 	for i, l := range langs {
