@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,9 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight requests once Run's context ends.
 	// Zero: DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// Version (main.version) is exported as newsbot_build_info{version,go_version} 1, so a
+	// dashboard shows which copies run which build. Empty: not exported.
+	Version string
 }
 
 // Server serves the HTTP endpoints. Create it with New, start it with Run.
@@ -58,8 +62,11 @@ type Server struct {
 	ready   *readiness
 }
 
-// New checks cfg and builds the server. It does no network I/O.
+// New checks cfg and builds the server. It does no network I/O. log may be nil.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = DefaultCheckTimeout
 	}
@@ -77,6 +84,20 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				return nil, fmt.Errorf("register runtime metrics: %w", err)
+			}
+		}
+	}
+	if cfg.Version != "" {
+		info := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "newsbot_build_info",
+			Help:        "Always 1; the labels say which build of newsbot runs.",
+			ConstLabels: prometheus.Labels{"version": cfg.Version, "go_version": runtime.Version()},
+		})
+		info.Set(1)
+		if err := cfg.Registry.Register(info); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("register build info: %w", err)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -230,7 +231,7 @@ func TestMetrics(t *testing.T) {
 	}, []string{"result"})
 	reg.MustRegister(sent)
 	sent.WithLabelValues("ok").Add(3)
-	s := newServer(t, Config{Registry: reg})
+	s := newServer(t, Config{Registry: reg, Version: "v1.4.0"})
 
 	rec := do(t, s.Handler(), http.MethodGet, "/metrics", "")
 	if rec.Code != http.StatusOK {
@@ -242,6 +243,7 @@ func TestMetrics(t *testing.T) {
 	body := rec.Body.String()
 	for _, want := range []string{
 		`newsbot_test_sends_total{result="ok"} 3`,
+		`newsbot_build_info{go_version="` + runtime.Version() + `",version="v1.4.0"} 1`,
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 		"process_start_time_seconds ",
