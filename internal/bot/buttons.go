@@ -171,6 +171,11 @@ func (b *Bot) pressSettings(ctx context.Context, p *press) error {
 	case actTopic:
 		r, note, err = b.toggleTopic(ctx, p.reader, arg)
 	case actUI:
+		if arg == p.reader.Lang {
+			// Nothing to redraw; Telegram would refuse an edit that changes nothing.
+			b.answer(ctx, p, b.t(arg, "bot_language_set", map[string]any{"Lang": b.selfName(arg)}))
+			return nil
+		}
 		// The welcome's language row is a quick "I read this language": stories follow. On
 		// the /language screen both rows are in view, so each button changes just its own.
 		r, note, err = b.setInterface(ctx, p.reader, arg, p.view == viewStart)
@@ -277,7 +282,7 @@ func (b *Bot) setInterface(ctx context.Context, r subscriber.Reader, lang string
 			return r, "", err
 		}
 	}
-	return nr, b.t(lang, "bot_language_set", map[string]any{"Lang": b.t(lang, "lang_self", nil)}), nil
+	return nr, b.t(lang, "bot_language_set", map[string]any{"Lang": b.selfName(lang)}), nil
 }
 
 // toggleNews adds or removes a story language; the last one stays (changed false).

@@ -193,7 +193,12 @@ func TestLanguageKeyboard(t *testing.T) {
 				t.Errorf("reader = %+v: story languages the reader chose must not follow the interface", r)
 			}
 			// Pressing the current language changes nothing and is still answered.
-			h.press(reader.id, reader, id, "l1:u:"+lang)
+			edits := h.tg.Count("editMessageText")
+			ans = h.press(reader.id, reader, id, "l1:u:"+lang)
+			mustContain(t, ans.Params["text"].(string), w.langSet)
+			if h.tg.Count("editMessageText") != edits {
+				t.Error("pressing the current language edited the message")
+			}
 		})
 	}
 }
