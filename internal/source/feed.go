@@ -36,6 +36,10 @@ type FeedOptions struct {
 	UserAgent string        // default "newsbot/1 (+feed reader)"
 	RetryMax  time.Duration // longest backoff after failures (default 30m)
 	Backfill  int           // at a feed's very first fetch, hand on its newest N stories
+	// DefaultLang is the language of a feed that states none (no lang= in FEEDS, no
+	// <language>/xml:lang/language in the feed). Empty: such a feed is skipped with a log
+	// line. A feed that states a language outside LANGUAGES is always skipped.
+	DefaultLang string
 	// TopicNames maps more category names (lower case) to topic slugs, beside the built-in
 	// Kazakh, Russian and English section names.
 	TopicNames map[string]string
@@ -198,6 +202,9 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	lang := fc.Lang
 	if lang == "" {
 		lang = normaliseLang(feed.Language)
+	}
+	if lang == "" {
+		lang = f.opt.DefaultLang
 	}
 	if !slices.Contains(f.deps.Rules.Languages, lang) {
 		if !st.langWarned {

@@ -408,3 +408,25 @@ func TestFeedRepeatedGUIDDoesNotFlipFlop(t *testing.T) {
 		t.Errorf("stored %q, %v, %v; want the first listing of the guid", got.Title, ok, err)
 	}
 }
+
+func TestFeedWithoutLanguageUsesDefaultLang(t *testing.T) {
+	e := newEnv(t)
+	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<language>kk-KZ</language>", "", 1)
+	fs := newFeedServer(t, rss, "")
+	opt := fastFeed
+	opt.Backfill = 1
+	opt.DefaultLang = "kk"
+	run(t, NewFeed(e.deps, []FeedConfig{{URL: fs.URL}}, opt))
+	if ev := e.rec.next(t); ev.Article.Lang != "kk" || ev.Article.ID != "egemen-321456" {
+		t.Fatalf("got %s (%s), want egemen-321456 in kk", ev.Article.ID, ev.Article.Lang)
+	}
+
+	e2 := newEnv(t)
+	opt.DefaultLang = ""
+	run(t, NewFeed(e2.deps, []FeedConfig{{URL: fs.URL}}, opt))
+	fs.waitRequests(t, 6)
+	e2.rec.none(t, 50*time.Millisecond)
+	if l := e2.logs.lines("language is not one of LANGUAGES"); len(l) != 1 {
+		t.Errorf("log lines %v; want one", l)
+	}
+}
