@@ -343,3 +343,18 @@ func TestBackoffGrowsToMaxAndResets(t *testing.T) {
 		t.Errorf("zero Backoff first wait = %s, want 100ms plus jitter", got)
 	}
 }
+
+func TestRouteLibraryLogsLevels(t *testing.T) {
+	var buf bytes.Buffer
+	l := libraryLogger{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	ctx := context.Background()
+	l.Printf(ctx, "redis: connection pool: failed to dial after %d attempts: %s", 2, "connection refused")
+	l.Printf(ctx, "sentinel: GetMasterAddrByName name=%q failed: %s", "mymaster", "refused")
+	if buf.Len() != 0 {
+		t.Errorf("per-attempt library lines reached info level: %s", buf.String())
+	}
+	l.Printf(ctx, "sentinel: new master=%q addr=%q", "mymaster", "10.0.0.2:6379")
+	if !strings.Contains(buf.String(), `sentinel: new master=\"mymaster\" addr=\"10.0.0.2:6379\"`) {
+		t.Errorf("a Sentinel failover is not logged at info: %q", buf.String())
+	}
+}
