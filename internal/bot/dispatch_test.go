@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"newsbot/internal/telegram"
@@ -238,4 +239,34 @@ func testutilCount(c interface{ Write(*dto.Metric) error }) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+func TestDispatcherMetrics(t *testing.T) {
+	rec := newIntakeRecorder()
+	d, _, _ := startDispatcher(t, rec, 2)
+	reg := prometheus.NewRegistry()
+	if err := d.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Dispatch(context.Background(), testUpdate(1, 1, "x"))
+	_ = d.Dispatch(context.Background(), testUpdate(2, 2, "y"))
+	var cb telegram.Update
+	_ = json.Unmarshal([]byte(`{"update_id":3,"callback_query":{"id":"q","from":{"id":3},"data":"x"}}`), &cb)
+	_ = d.Dispatch(context.Background(), cb)
+	waitUntil(t, "three updates", func() bool { return rec.total.Load() == 3 })
+	waitUntil(t, "metrics", func() bool {
+		return testutilCount(d.updates.WithLabelValues("message")) == 2 &&
+			testutilCount(d.updates.WithLabelValues("callback_query")) == 1
+	})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	if !names["newsbot_bot_updates_total"] || !names["newsbot_bot_update_duration_seconds"] {
+		t.Errorf("registered metrics: %v", names)
+	}
 }
