@@ -3,15 +3,248 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"newsbot/internal/bot"
 	"newsbot/internal/config"
+	"newsbot/internal/delivery"
+	"newsbot/internal/locale"
+	"newsbot/internal/post"
+	"newsbot/internal/redisconn"
+	"newsbot/internal/server"
+	"newsbot/internal/source"
+	"newsbot/internal/subscriber"
+	"newsbot/internal/telegram"
 )
 
-// serve runs the service until ctx ends. The wiring of sources, delivery, bot and server
-// lands here; until then run stops after validating the configuration.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
-	log.InfoContext(ctx, "configuration", "config", cfg)
-	return errors.New("run: not wired yet (the service is being assembled; preview works)")
+// shutdownBudget is how long the parts get to stop after SIGTERM before serve gives up on
+// them; operators are promised an exit within 10 s.
+const shutdownBudget = 8 * time.Second
+
+// serve runs the service until ctx ends: the HTTP server first (so /healthz and /readyz
+// answer while Redis or Telegram are still unreachable), then, once Redis answers, the
+// watchers, the delivery workers and the update intake, all under one errgroup.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer) error {
+	log.Info("newsbot starting", "version", version, "config", cfg)
+
+	reg := prometheus.NewRegistry()
+	ropt, err := cfg.RedisOptions()
+	if err != nil {
+		return err
+	}
+	rdb, err := redisconn.New(ropt, reg)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer rdb.Close()
+
+	texts, err := locale.Load()
+	if err != nil {
+		return fmt.Errorf("load translations: %w", err)
+	}
+	tg := telegram.New(cfg.BotToken, cfg.APIURL, telegram.NewHTTPClient(), log)
+	readers := subscriber.NewStore(rdb, cfg.RedisPrefix, cfg.Languages, cfg.Topics)
+	stories := source.NewStore(rdb, cfg.RedisPrefix, source.StoreOptions{})
+	engine, err := delivery.New(rdb, tg, readers, post.NewRenderer(texts, cfg.Timezone), delivery.Options{
+		Prefix:     cfg.RedisPrefix,
+		Channels:   cfg.Channels,
+		SendRate:   cfg.SendRate,
+		Log:        log,
+		Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+
+	// The telegram check calls getMe at most once a minute when it passes; a failing
+	// Telegram is asked again on every probe.
+	telegramCheck := server.Remember(func(ctx context.Context) error {
+		_, err := tg.GetMe(ctx)
+		return err
+	}, time.Minute)
+
+	var webhook *lateHandler
+	if cfg.WebhookURL != "" {
+		webhook = &lateHandler{}
+	}
+	srv, err := server.New(server.Config{
+		Addr: cfg.HTTPAddr,
+		Checks: map[string]server.Check{
+			"redis":    redisconn.Ping(rdb),
+			"telegram": telegramCheck,
+		},
+		Registry:   reg,
+		WebhookURL: cfg.WebhookURL,
+		Webhook:    webhook.handler(),
+	}, log)
+	if err != nil {
+		return fmt.Errorf("http server: %w", err)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+
+	g.Go(func() error {
+		if err := redisconn.WaitReady(gctx, rdb, log); err != nil {
+			return nil // shutting down before Redis ever answered
+		}
+		me, err := waitTelegram(gctx, tg, log)
+		if err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		log.Info("connected", "bot", me.UserName, "bot_id", me.ID)
+
+		b, err := bot.NewBot(bot.Options{
+			API:             tg,
+			Readers:         readers,
+			Stories:         stories,
+			Texts:           texts,
+			Redis:           rdb,
+			Prefix:          cfg.RedisPrefix,
+			Languages:       cfg.Languages,
+			DefaultLanguage: cfg.DefaultLanguage,
+			Topics:          cfg.Topics,
+			Username:        me.UserName,
+			Location:        cfg.Timezone,
+			Admins:          cfg.AdminIDs,
+			Log:             log,
+		})
+		if err != nil {
+			return fmt.Errorf("bot: %w", err)
+		}
+		if err := b.RegisterCommands(gctx); err != nil {
+			// The commands menu is a convenience: the bot answers without it.
+			log.Warn("register the command menu", "err", err)
+		}
+		dispatcher := bot.NewDispatcher(b, 32, log)
+		if err := dispatcher.Register(reg); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+
+		parts, err := watchers(cfg, rdb, stories, engine, reg, log)
+		if err != nil {
+			return err
+		}
+		pg, pctx := errgroup.WithContext(gctx)
+		pg.Go(func() error { return dispatcher.Run(pctx) })
+		pg.Go(func() error { return engine.Run(pctx) })
+		for _, w := range parts {
+			pg.Go(func() error { return w.Run(pctx) })
+		}
+		if cfg.WebhookURL != "" {
+			webhook.set(bot.NewWebhookHandler(cfg.WebhookSecret, dispatcher, bot.NewSeen(rdb, cfg.RedisPrefix), log))
+			if err := bot.SetupWebhook(pctx, tg, cfg.WebhookURL, cfg.WebhookSecret); err != nil {
+				log.Error("set the webhook; updates will not arrive until it is set", "err", err)
+			}
+		} else {
+			poller := bot.NewPoller(tg, dispatcher, rdb, cfg.RedisPrefix, log)
+			pg.Go(func() error { return poller.Run(pctx) })
+		}
+		log.Info("newsbot running", "languages", cfg.Languages, "webhook", cfg.WebhookURL != "")
+		return pg.Wait()
+	})
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- g.Wait() }()
+	select {
+	case err := <-stopped:
+		return finish(ctx, err, log)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	select {
+	case err := <-stopped:
+		return finish(ctx, err, log)
+	case <-time.After(shutdownBudget):
+		return errors.New("shutdown: parts still running after " + shutdownBudget.String())
+	}
+}
+
+func finish(ctx context.Context, err error, log *slog.Logger) error {
+	if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// watchers builds the configured article sources, all handing stories to delivery.
+func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, reg prometheus.Registerer, log *slog.Logger) ([]source.Watcher, error) {
+	handle := func(ctx context.Context, ev source.Event) error {
+		var err error
+		switch ev.Kind {
+		case source.New:
+			err = engine.Publish(ctx, ev.Article)
+		case source.Correction:
+			err = engine.Correct(ctx, ev.Article)
+		case source.Retraction:
+			err = engine.Retract(ctx, ev.Article)
+		}
+		if err != nil {
+			return err
+		}
+		log.Info("story handled", "article_id", ev.Article.ID, "lang", ev.Article.Lang, "event", ev.Kind.String(), "origin", ev.Origin)
+		return nil
+	}
+	deps := source.Deps{
+		Store:   stories,
+		Handler: handle,
+		Rules:   cfg.ArticleRules(),
+		Log:     log,
+		Metrics: source.NewMetrics(reg),
+	}
+	var ws []source.Watcher
+	if cfg.ArticlesDir != "" {
+		ws = append(ws, source.NewDir(deps, cfg.ArticlesDir, source.DirOptions{}))
+	}
+	if len(cfg.Feeds) > 0 {
+		feeds := make([]source.FeedConfig, len(cfg.Feeds))
+		for i, f := range cfg.Feeds {
+			feeds[i] = source.FeedConfig{Lang: f.Lang, URL: f.URL}
+		}
+		ws = append(ws, source.NewFeed(deps, feeds, source.FeedOptions{Interval: cfg.FeedInterval}))
+	}
+	if cfg.ArticlesStream != "" {
+		ws = append(ws, source.NewStream(deps, rdb, cfg.ArticlesStream, source.StreamOptions{}))
+	}
+	if len(ws) == 0 {
+		log.Warn("no article source configured (ARTICLES_DIR, FEEDS, ARTICLES_STREAM): only /publish and commands work")
+	}
+	return ws, nil
+}
+
+// waitTelegram calls getMe until Telegram answers: the bot's username is needed to tell
+// "/start@ThisBot" from commands meant for other bots. A refused token is fatal; anything
+// else is retried with backoff.
+func waitTelegram(ctx context.Context, tg *telegram.Client, log *slog.Logger) (telegram.User, error) {
+	b := redisconn.Backoff{Min: time.Second, Max: 30 * time.Second}
+	logged := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		me, err := tg.GetMe(cctx)
+		cancel()
+		if err == nil {
+			return me, nil
+		}
+		if errors.Is(err, telegram.ErrUnauthorized) {
+			return telegram.User{}, fmt.Errorf("telegram refused TELEGRAM_BOT_TOKEN: %w", err)
+		}
+		if !logged {
+			log.Warn("telegram is unreachable, retrying with backoff", "err", err)
+			logged = true
+		}
+		if err := b.Wait(ctx); err != nil {
+			return telegram.User{}, err
+		}
+	}
 }
