@@ -320,6 +320,7 @@ func (s *Server) resolve(v any) (int64, bool) {
 			_, _ = h.Write([]byte(v))
 			id = -1000000000000 - int64(h.Sum32())
 			s.names[v] = id
+			s.usernames[id] = v[1:]
 		}
 		return id, true
 	}
@@ -332,10 +333,5 @@ func (s *Server) usernameOf(id int64) string {
 	}
 	s.namesMu.Lock()
 	defer s.namesMu.Unlock()
-	for name, n := range s.names {
-		if n == id {
-			return name[1:]
-		}
-	}
-	return ""
+	return s.usernames[id]
 }

@@ -97,8 +97,9 @@ type Server struct {
 	rateAt time.Time
 	rateOn atomic.Bool
 
-	namesMu sync.Mutex
-	names   map[string]int64 // "@channel" -> its numeric id
+	namesMu   sync.Mutex
+	names     map[string]int64 // "@channel" -> its numeric id
+	usernames map[int64]string // and back
 
 	membersMu sync.Mutex
 	members   map[[2]int64]string
@@ -136,12 +137,13 @@ func NewServer() *Server {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	s := &Server{
-		token:    "123456789:TEST" + hex.EncodeToString(b),
-		done:     make(chan struct{}),
-		start:    time.Now(),
-		names:    map[string]int64{},
-		members:  map[[2]int64]string{},
-		upNotify: make(chan struct{}),
+		token:     "123456789:TEST" + hex.EncodeToString(b),
+		done:      make(chan struct{}),
+		start:     time.Now(),
+		names:     map[string]int64{},
+		usernames: map[int64]string{},
+		members:   map[[2]int64]string{},
+		upNotify:  make(chan struct{}),
 	}
 	s.prefix = "/bot" + s.token + "/"
 	s.record.Store(true)
