@@ -358,3 +358,5 @@ func TestRouteLibraryLogsLevels(t *testing.T) {
 		t.Errorf("a Sentinel failover is not logged at info: %q", buf.String())
 	}
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
