@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"newsbot/internal/config"
 	"newsbot/internal/redistest"
 )
 
@@ -55,8 +56,7 @@ func startRedis(t *testing.T, args ...string) string {
 	return addr
 }
 
-// TestSentinel reaches a master through a real sentinel, as REDIS_URL=redis-sentinel://...
-// does.
+// TestSentinel reaches a master through a real sentinel, from a redis-sentinel:// REDIS_URL.
 func TestSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	host, port, _ := net.SplitHostPort(master.Addr())
@@ -67,8 +67,13 @@ func TestSentinel(t *testing.T) {
 	}
 	sentinel := startRedis(t, conf, "--sentinel")
 
+	// The REDIS_URL form docs/operations.md gives for Sentinel.
+	opt, err := config.Config{RedisURL: "redis-sentinel://" + sentinel + "/0?master=newsbot"}.RedisOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
-	rdb, err := New(&redis.UniversalOptions{Addrs: []string{sentinel}, MasterName: "newsbot"}, reg)
+	rdb, err := New(opt, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +115,19 @@ func TestCluster(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The REDIS_URL form docs/operations.md gives for a Cluster reached by one endpoint.
+	opt, err := config.Config{RedisURL: "redis-cluster://" + node}.RedisOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
-	rdb, err := New(&redis.UniversalOptions{Addrs: []string{node}, IsClusterMode: true}, reg)
+	rdb, err := New(opt, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
 	if _, ok := rdb.(*redis.ClusterClient); !ok {
-		t.Fatalf("IsClusterMode gave a %T", rdb)
+		t.Fatalf("redis-cluster:// gave a %T", rdb)
 	}
 	if err := WaitReady(ctx, rdb, slogDiscard()); err != nil {
 		t.Fatalf("WaitReady on the cluster: %v", err)
