@@ -43,11 +43,9 @@ func InstanceID() string {
 		host = "newsbot"
 	}
 	var b [4]byte
-	_, _ = cryptoRand(b[:])
+	_, _ = crand.Read(b[:])
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
-
-var cryptoRand = crand.Read
 
 // handOn claims a valid article, hands it to the handler and confirms it. It returns the kind
 // handed on (0: nothing to do), errBusy when another copy holds the claim, or the error that
