@@ -80,11 +80,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
-		if err := cfg.Registry.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("register runtime metrics: %w", err)
-			}
+		if _, err := register(cfg.Registry, c); err != nil {
+			return nil, fmt.Errorf("register runtime metrics: %w", err)
 		}
 	}
 	if cfg.Version != "" {
@@ -94,11 +91,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			ConstLabels: prometheus.Labels{"version": cfg.Version, "go_version": runtime.Version()},
 		})
 		info.Set(1)
-		if err := cfg.Registry.Register(info); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("register build info: %w", err)
-			}
+		if _, err := register(cfg.Registry, info); err != nil {
+			return nil, fmt.Errorf("register build info: %w", err)
 		}
 	}
 	s := &Server{cfg: cfg, log: log, ready: newReadiness(cfg.Checks, cfg.CheckTimeout, log)}
@@ -136,14 +130,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			Name: "newsbot_webhook_requests_total",
 			Help: "Requests to the Telegram webhook path, by HTTP status code.",
 		}, []string{"code"})
-		if err := cfg.Registry.Register(requests); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("register webhook metrics: %w", err)
-			}
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				requests = existing
-			}
+		c, err := register(cfg.Registry, requests)
+		if err != nil {
+			return nil, fmt.Errorf("register webhook metrics: %w", err)
+		}
+		if existing, ok := c.(*prometheus.CounterVec); ok {
+			requests = existing
 		}
 		hook := promhttp.InstrumentHandlerCounter(requests, http.MaxBytesHandler(cfg.Webhook, maxWebhookBody))
 		// Compared with the path as given rather than as a ServeMux pattern, so that any path
@@ -158,6 +150,20 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.handler = root
 	return s, nil
+}
+
+// register registers c with reg and returns the collector that is registered: c, or the equal
+// one registered before (a second server on one registry, or a caller that already added the
+// Go collector), so that counts go where /metrics reads them.
+func register(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Collector, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector, nil
+		}
+		return nil, err
+	}
+	return c, nil
 }
 
 // webhookPath is the path of WEBHOOK_URL that Telegram will POST to.
