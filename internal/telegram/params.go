@@ -48,3 +48,24 @@ func encodeParams(in map[string]any) (tgbotapi.Params, error) {
 	}
 	return out, nil
 }
+
+// PrepareParams returns a copy of params with every object and list (reply_markup,
+// link_preview_options, entities...) already JSON-encoded as json.RawMessage. Fan-out sends
+// one rendered post to many chats: preparing it once and then only changing chat_id saves
+// encoding the same objects for every reader.
+func PrepareParams(params map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		switch v.(type) {
+		case nil, string, int, int64, int32, uint64, float64, bool, json.Number, json.RawMessage:
+			out[k] = v
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("encode parameter %s: %w", k, err)
+			}
+			out[k] = json.RawMessage(b)
+		}
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package telegram_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -428,4 +429,49 @@ func cpuTime() int64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+func TestPrepareParamsSendsTheSame(t *testing.T) {
+	c, srv := newClient(t)
+	prepared, err := telegram.PrepareParams(benchParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), "sendMessage", benchParams()); err != nil {
+		t.Fatal(err)
+	}
+	prepared["chat_id"] = int64(2)
+	if _, err := c.Send(context.Background(), "sendMessage", prepared); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests("sendMessage")
+	a, b := reqs[0].Params, reqs[1].Params
+	delete(a, "chat_id")
+	delete(b, "chat_id")
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("prepared params sent differently:\n%v\n%v", a, b)
+	}
+}
+
+// BenchmarkSendPrepared is BenchmarkSendClientOnly with objects encoded once (fan-out).
+func BenchmarkSendPrepared(b *testing.B) {
+	body := []byte(`{"ok":true,"result":{"message_id":7,"date":1700000000,"chat":{"id":1,"type":"private"},"text":"Xi Jinping arrives in Astana"}}`)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write(body)
+	}))
+	defer ts.Close()
+	c := telegram.New("1:x", ts.URL, nil, nil)
+	params, _ := telegram.PrepareParams(benchParams())
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Send(ctx, "sendMessage", params); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
