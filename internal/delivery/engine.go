@@ -219,8 +219,8 @@ func (e *Engine) enqueue(ctx context.Context, a article.Article, id JobID, break
 	if err != nil {
 		return "", fmt.Errorf("create job %s: %w", id, err)
 	}
-	if st != "running" {
-		return id, nil
+	if st != "created" && st != "running" {
+		return id, nil // finished or retracted: nothing more to send
 	}
 	ttl := e.opt.LedgerTTL
 	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -235,6 +235,9 @@ func (e *Engine) enqueue(ctx context.Context, a article.Article, id JobID, break
 	select {
 	case e.wake <- struct{}{}:
 	default:
+	}
+	if st == "running" {
+		return id, nil // a replay; the queue entry above heals a crash between create and queue
 	}
 	e.log.Info("fan-out queued", "job", string(id), "article_id", a.ID, "lang", a.Lang,
 		"breaking", breaking, "priority", high)

@@ -180,3 +180,43 @@ func TestRetryAfterPausesEveryone(t *testing.T) {
 		t.Errorf("%d messages sent during the 2s pause after a 429", n)
 	}
 }
+
+// A reader's copy carries labels in the reader's interface language, whatever the story's.
+func TestReaderCopiesAreLabelledInTheReadersLanguage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rs := []subscriber.Reader{
+		{ChatID: 1, Lang: "en", Langs: []string{"en"}, AllTopics: true, Status: subscriber.Active},
+		{ChatID: 2, Lang: "ru", Langs: []string{"en"}, AllTopics: true, Status: subscriber.Active},
+		{ChatID: 3, Lang: "kk", Langs: []string{"en"}, AllTopics: true, Status: subscriber.Active},
+	}
+	if err := e.store.SaveMany(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := e.engine(Options{})
+	run(t, eng)
+	a := story("l1", "en", "politics")
+	a.ImageURL, a.ImageCredit = "https://example.kz/l1.jpg", "Akorda"
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, eng, 10*time.Second)
+	texts := map[string]bool{}
+	for _, r := range rs {
+		want, err := e.render.Render(a, r.Lang, r.ChatID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.tg.Messages(r.ChatID)
+		if len(got) != 1 {
+			t.Fatalf("chat %d holds %d copies", r.ChatID, len(got))
+		}
+		if got[0].Text() != want.Text() {
+			t.Errorf("chat %d (interface %s) got %q, want %q", r.ChatID, r.Lang, got[0].Text(), want.Text())
+		}
+		texts[got[0].Text()] = true
+	}
+	if len(texts) != 3 {
+		t.Errorf("copies in 3 languages have %d distinct texts: labels are not per reader", len(texts))
+	}
+}

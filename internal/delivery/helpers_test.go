@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -136,20 +135,20 @@ func run(t testing.TB, eng *Engine) (stop func()) {
 // ids from first on.
 func (e *env) readers(first int64, n int, lang string, topics ...string) []int64 {
 	e.t.Helper()
-	rs := make([]subscriber.Reader, n)
 	ids := make([]int64, n)
-	for i := range rs {
+	// In chunks, so that seeding a million readers does not hold a million records at once.
+	rs := make([]subscriber.Reader, 0, min(n, 5000))
+	for i := range ids {
 		id := first + int64(i)
 		ids[i] = id
-		rs[i] = subscriber.Reader{ChatID: id, Lang: lang, Langs: []string{lang}, Topics: topics,
-			AllTopics: len(topics) == 0, Status: subscriber.Active, Group: id < 0}
-	}
-	for len(rs) > 0 {
-		k := min(len(rs), 5000)
-		if err := e.store.SaveMany(context.Background(), rs[:k]); err != nil {
-			e.t.Fatal(err)
+		rs = append(rs, subscriber.Reader{ChatID: id, Lang: lang, Langs: []string{lang}, Topics: topics,
+			AllTopics: len(topics) == 0, Status: subscriber.Active, Group: id < 0})
+		if len(rs) == cap(rs) || i == n-1 {
+			if err := e.store.SaveMany(context.Background(), rs); err != nil {
+				e.t.Fatal(err)
+			}
+			rs = rs[:0]
 		}
-		rs = rs[k:]
 	}
 	return ids
 }
@@ -207,5 +206,3 @@ func exactlyOne(t testing.TB, e *env, chats []int64) {
 		t.Errorf("%d of %d chats hold other than one copy", bad, len(chats))
 	}
 }
-
-var _ = fmt.Sprint

@@ -91,12 +91,12 @@ end
 `
 
 // createScript creates a job unless it exists. KEYS: job. ARGV: field, value pairs.
-// Returns the job's state.
+// Returns "created", or the state of the job that was there.
 var createScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'st')
 if st then return st end
 redis.call('HSET', KEYS[1], unpack(ARGV))
-return 'running'
+return 'created'
 `)
 
 // nextScript is the first half of claiming work in a job: a page whose lease expired (its
