@@ -46,6 +46,9 @@ type Dir struct {
 	files   map[string]*fileState
 	retries map[string]time.Time
 	scans   uint64 // rescans done; see fileState.scan
+
+	byID         map[string]string // article id -> the file that last carried it
+	sharedWarned map[string]bool   // file pairs already reported as sharing an id
 }
 
 type fileStatus int
@@ -64,6 +67,26 @@ type fileState struct {
 	status fileStatus
 	fails  int
 	scan   uint64 // the last rescan that saw the file
+	id     string // article id of the last valid content
+}
+
+// warnSharedID logs once when two files carry the same article id: each would overwrite
+// the other's story, and every restart would send corrections back and forth.
+func (d *Dir) warnSharedID(name, id string) {
+	other, ok := d.byID[id]
+	d.byID[id] = name
+	if !ok || other == name {
+		return
+	}
+	if st := d.files[other]; st == nil || st.id != id {
+		return // the other file is gone or holds another story now
+	}
+	pair := min(name, other) + "\x00" + max(name, other)
+	if !d.sharedWarned[pair] {
+		d.sharedWarned[pair] = true
+		d.deps.Log.Warn("two article files share one id; keep one of them",
+			"article_id", id, "path", filepath.Join(d.dir, name), "other_path", filepath.Join(d.dir, other))
+	}
 }
 
 // NewDir returns a watcher of the article files in dir. It does no I/O.
@@ -92,6 +115,9 @@ func NewDir(deps Deps, dir string, opt DirOptions) *Dir {
 		opt:     opt,
 		files:   make(map[string]*fileState),
 		retries: make(map[string]time.Time),
+
+		byID:         make(map[string]string),
+		sharedWarned: make(map[string]bool),
 	}
 }
 
@@ -297,10 +323,18 @@ func (d *Dir) rescan(ctx context.Context) {
 	}
 	for name, st := range d.files {
 		if st.scan != d.scans {
-			delete(d.files, name)
-			delete(d.retries, name)
+			d.forget(name)
 		}
 	}
+}
+
+// forget drops a file that is gone.
+func (d *Dir) forget(name string) {
+	if st := d.files[name]; st != nil && d.byID[st.id] == name {
+		delete(d.byID, st.id)
+	}
+	delete(d.files, name)
+	delete(d.retries, name)
 }
 
 func (st *fileState) settled() bool { return st.status == fileDone || st.status == fileInvalid }
@@ -311,8 +345,7 @@ func (d *Dir) process(ctx context.Context, name string, now time.Time) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		// Deleted or renamed away: nothing to do (a withdrawal is "retracted": true).
-		delete(d.files, name)
-		delete(d.retries, name)
+		d.forget(name)
 		if !errors.Is(err, fs.ErrNotExist) {
 			d.deps.Log.Warn("reading article file", "path", path, "error", err)
 		}
@@ -370,6 +403,8 @@ func (d *Dir) process(ctx context.Context, name string, now time.Time) {
 	if st.status == fileParseRetry || st.status == fileInvalid {
 		st.fails = 0
 	}
+	st.id = a.ID
+	d.warnSharedID(name, a.ID)
 	_, err = d.deps.handOn(ctx, "dir", a, "dir:"+path)
 	if err != nil {
 		st.status = fileHandRetry

@@ -351,3 +351,21 @@ func TestDirWaitsOutARedisOutage(t *testing.T) {
 	}
 	e.rec.none(t, 300*time.Millisecond)
 }
+
+func TestDirTwoFilesWithOneIDAreReported(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	startedDir(t, e, dir, fastDir)
+	a := story("kz-050", "kk", time.Now())
+	writeStory(t, dir, a)
+	e.rec.next(t)
+	a.Title = "Copy with another title"
+	writeAtomic(t, dir, "kz-050-copy.json", mustJSON(t, a))
+	e.rec.next(t) // a correction: the store cannot tell a copy from an edit
+	writeAtomic(t, dir, "kz-050-copy.json", mustJSON(t, a))
+	e.rec.none(t, 300*time.Millisecond)
+	l := e.logs.lines("share one id")
+	if len(l) != 1 || l[0]["article_id"] != "kz-050" {
+		t.Errorf("log lines %v; want one naming kz-050", l)
+	}
+}
