@@ -430,3 +430,43 @@ func TestFeedWithoutLanguageUsesDefaultLang(t *testing.T) {
 		t.Errorf("log lines %v; want one", l)
 	}
 }
+
+func TestFeedTwoCopiesAndADirHandOnAStoryOnce(t *testing.T) {
+	e1 := newEnv(t)
+	e2 := newEnvOn(t, e1.store)
+	rss := readTestdata(t, "rss-kk.xml")
+	fs := newFeedServer(t, rss, "")
+	run(t, NewFeed(e1.deps, []FeedConfig{{URL: fs.URL}}, fastFeed))
+	run(t, NewFeed(e2.deps, []FeedConfig{{URL: fs.URL}}, fastFeed))
+	dir := t.TempDir()
+	startedDir(t, e2, dir, fastDir)
+	waitInitialised(t, e1.store, "feed:"+fs.URL)
+
+	fs.set(strings.Replace(rss, "<item>", newItem+"<item>", 1), "")
+	// The same story also arrives as a file (the CMS exports it too).
+	a := article.Article{ID: "egemen-321500", URL: "https://egemen.example.kz/article/321500-forum", Lang: "kk",
+		Title: "Астанада халықаралық форум өтті", PublishedAt: time.Date(2022, 9, 14, 15, 0, 0, 0, time.UTC),
+		Lead: "Форумға 40 елдің өкілдері қатысты.", Topics: []string{"world"}}
+	writeStory(t, dir, a)
+	count := 0
+	deadline := time.After(time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-e1.rec.ch:
+			count++
+			if ev.Article.ID != a.ID {
+				t.Errorf("unexpected %s", ev.Article.ID)
+			}
+		case ev := <-e2.rec.ch:
+			count++
+			if ev.Article.ID != a.ID {
+				t.Errorf("unexpected %s", ev.Article.ID)
+			}
+		case <-deadline:
+			done = true
+		}
+	}
+	if count != 1 {
+		t.Errorf("story handed on %d times by two feed watchers and a dir, want 1", count)
+	}
+}
