@@ -22,21 +22,28 @@ import (
 //
 // Telegram forgets every update below the offset of the last getUpdates call, so the poller
 // must not ask for the next batch before the current one is safely handled. It therefore
-// works batch by batch: it takes a batch, skips the updates already marked as handled in
-// Redis, hands the rest to the Dispatcher (concurrently across chats, in order within a
-// chat), waits until all of them are handled, marks each one handled as it finishes, and
-// only then stores offset = last update_id + 1 and asks for more.
+// works batch by batch: it takes a batch, skips the updates of it already handled (the
+// bot:{poll}:done set), hands the rest to the Dispatcher (concurrently across chats, in
+// order within a chat), adds each to the done set as its handler returns, waits until all
+// have, and only then, in one MULTI, stores offset = last update_id + 1 and clears the done
+// set; then it asks for more.
 //
 //   - Dies before the batch is done: the stored offset is the old one and Telegram was not
-//     told otherwise, so the batch comes again; the updates already handled are skipped by
-//     their marks. Nothing is lost.
-//   - Dies between a handler finishing and its mark being written: that one update is
-//     handled a second time. This window (one Redis write) is the only repeat left; making
-//     it zero would need handlers to commit their effects and the mark atomically.
-//   - A handler that panics counts as handled, so a poisonous update cannot loop.
+//     told otherwise, so the batch comes again; the updates already handled are skipped.
+//     Nothing is lost.
+//   - Dies after the MULTI but before the next getUpdates: the restart asks from the stored
+//     offset, which confirms the batch to Telegram. Nothing is repeated.
+//   - Dies between a handler returning and its id reaching the done set: that one update
+//     is handled a second time. This window (one Redis write) is the only repeat left;
+//     closing it would need handlers to commit their effects and the mark atomically.
+//   - A handler that panics counts as handled, so a poisonous update cannot loop. Updates
+//     still queued when the Dispatcher's shutdown grace runs out were never started: they
+//     are not marked and come again.
 //
-// Webhook updates are claimed (SET NX on the same mark) before they are queued, because
+// Webhook updates are claimed (SET NX bot:upd:<id>, 25h) before they are queued, because
 // Telegram retries a webhook delivery it thinks failed while the first may still be queued.
+// Once answered 200 an update is Telegram's no more: one queued when the process dies is
+// lost, which is why the Dispatcher drains its queues for a grace period at shutdown.
 
 // UpdatesAPI is the part of the Telegram client the poller uses.
 type UpdatesAPI interface {
@@ -52,7 +59,7 @@ func DefaultAllowedUpdates() []string {
 // seenTTL outlives Telegram's own 24-hour retention of undelivered updates.
 const seenTTL = 25 * time.Hour
 
-// Seen remembers, in Redis, which update ids were taken in.
+// Seen remembers, in Redis, which webhook update ids were taken in.
 type Seen struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -80,28 +87,19 @@ func (s *Seen) Release(ctx context.Context, id int) error {
 	return nil
 }
 
-// Mark records id as handled.
-func (s *Seen) Mark(ctx context.Context, id int) error {
-	if err := s.rdb.Set(ctx, keyUpdateSeen(s.prefix, id), 1, seenTTL).Err(); err != nil {
-		return fmt.Errorf("mark update %d: %w", id, err)
-	}
-	return nil
-}
-
-// Filter reports, for each id, whether it was taken in already, in one round trip. The
-// keys are read one by one in a pipeline (not MGET) so they need not share a hash slot.
-func (s *Seen) Filter(ctx context.Context, ids []int) ([]bool, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(ids))
+// handledIn reports, for each id, whether it is in the done set, in one round trip.
+func handledIn(ctx context.Context, rdb redis.UniversalClient, key string, ids []int) ([]bool, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.BoolCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.Exists(ctx, keyUpdateSeen(s.prefix, id))
+		cmds[i] = pipe.SIsMember(ctx, key, id)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("check seen updates: %w", err)
+		return nil, fmt.Errorf("check handled updates: %w", err)
 	}
 	out := make([]bool, len(ids))
 	for i, c := range cmds {
-		out[i] = c.Val() > 0
+		out[i] = c.Val()
 	}
 	return out, nil
 }
@@ -112,7 +110,6 @@ type Poller struct {
 	d      *Dispatcher
 	rdb    redis.UniversalClient
 	prefix string
-	seen   *Seen
 	log    *slog.Logger
 	owner  string // this copy's lock token
 
@@ -137,7 +134,7 @@ func NewPoller(api UpdatesAPI, d *Dispatcher, rdb redis.UniversalClient, prefix 
 	b := make([]byte, 8)
 	_, _ = crand.Read(b)
 	return &Poller{
-		api: api, d: d, rdb: rdb, prefix: prefix, seen: NewSeen(rdb, prefix), log: log,
+		api: api, d: d, rdb: rdb, prefix: prefix, log: log,
 		owner:          hex.EncodeToString(b),
 		Timeout:        30 * time.Second,
 		AllowedUpdates: DefaultAllowedUpdates(),
@@ -216,7 +213,12 @@ func (p *Poller) step(ctx context.Context) error {
 	for _, u := range ups {
 		next = max(next, u.UpdateID+1)
 	}
-	if err := p.rdb.Set(ctx, keyPollOffset(p.prefix), next, 0).Err(); err != nil {
+	_, err = p.rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
+		tx.Set(ctx, keyPollOffset(p.prefix), next, 0)
+		tx.Del(ctx, keyPollDone(p.prefix))
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("save update offset: %w", err)
 	}
 	return nil
@@ -228,7 +230,7 @@ func (p *Poller) handleBatch(ctx context.Context, ups []telegram.Update) error {
 	for i, u := range ups {
 		ids[i] = u.UpdateID
 	}
-	seen, err := p.seen.Filter(ctx, ids)
+	seen, err := handledIn(ctx, p.rdb, keyPollDone(p.prefix), ids)
 	if err != nil {
 		return err
 	}
@@ -254,7 +256,7 @@ func (p *Poller) handleBatch(ctx context.Context, ups []telegram.Update) error {
 			// The poller's ctx may be ending: the mark must still be written.
 			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if err := p.seen.Mark(mctx, u.UpdateID); err != nil {
+			if err := p.markHandled(mctx, u.UpdateID); err != nil {
 				p.log.Warn("update handled but not marked; a restart may repeat it", "update_id", u.UpdateID, "err", err)
 			}
 		})
@@ -272,6 +274,20 @@ func (p *Poller) handleBatch(ctx context.Context, ups []telegram.Update) error {
 	}
 	if unfinish > 0 {
 		return fmt.Errorf("%d updates were not handled to the end", unfinish)
+	}
+	return nil
+}
+
+// markHandled adds id to the done set. The expiry only guards against a set left behind
+// by a copy that stopped polling for good; the MULTI after each batch is what clears it.
+func (p *Poller) markHandled(ctx context.Context, id int) error {
+	_, err := p.rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
+		tx.SAdd(ctx, keyPollDone(p.prefix), id)
+		tx.Expire(ctx, keyPollDone(p.prefix), seenTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark update %d handled: %w", id, err)
 	}
 	return nil
 }

@@ -5,15 +5,20 @@ import "strconv"
 // Redis keys of the bot, all under the configured prefix and "bot:".
 //
 // Update intake (intake.go, webhook.go):
-//   - bot:poll:offset — the next getUpdates offset (last processed update_id + 1).
-//   - bot:poll:lock — which running copy long-polls; the others wait (Telegram answers 409
+//   - bot:{poll}:offset — the next getUpdates offset (last handled update_id + 1).
+//   - bot:{poll}:done — SET of the update ids of the current batch already handled; cleared
+//     in the same MULTI that moves the offset past the batch, so it never holds more than
+//     one batch (hence the shared hash tag).
+//   - bot:{poll}:lock — which running copy long-polls; the others wait (Telegram answers 409
 //     to a second concurrent getUpdates).
-//   - bot:upd:<update_id> — an update already taken in, so a redelivered one is skipped;
-//     expires after Telegram's own 24-hour retention.
+//   - bot:upd:<update_id> — a webhook update already taken in, so Telegram's redelivery is
+//     skipped; expires after Telegram's own 24-hour retention.
 
-func keyPollOffset(prefix string) string { return prefix + "bot:poll:offset" }
+func keyPollOffset(prefix string) string { return prefix + "bot:{poll}:offset" }
 
-func keyPollLock(prefix string) string { return prefix + "bot:poll:lock" }
+func keyPollDone(prefix string) string { return prefix + "bot:{poll}:done" }
+
+func keyPollLock(prefix string) string { return prefix + "bot:{poll}:lock" }
 
 func keyUpdateSeen(prefix string, updateID int) string {
 	return prefix + "bot:upd:" + strconv.Itoa(updateID)
