@@ -101,3 +101,21 @@ func networkError(ctx context.Context, method string, err error, token string) *
 	}
 	return e
 }
+
+// IsNotModified reports Telegram's refusal of an edit that changes nothing ("message is
+// not modified"): for an edit that is there to converge on a state, that is success.
+func IsNotModified(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == 400 && strings.Contains(e.Description, "message is not modified")
+}
+
+// IsMessageGone reports that the message to edit or delete no longer exists (deleted by
+// an admin, or by an earlier attempt whose answer was lost): a retraction is then done.
+func IsMessageGone(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 400 {
+		return false
+	}
+	d := strings.ToLower(e.Description)
+	return strings.Contains(d, "message to delete not found") || strings.Contains(d, "message to edit not found")
+}

@@ -475,3 +475,26 @@ func BenchmarkSendPrepared(b *testing.B) {
 		}
 	})
 }
+
+func TestEditAndDeleteHelpers(t *testing.T) {
+	c, _ := newClient(t)
+	ctx := context.Background()
+	m, err := c.Send(ctx, "sendMessage", map[string]any{"chat_id": 3, "text": "story"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(ctx, "editMessageText", map[string]any{"chat_id": 3, "message_id": m.MessageID, "text": "story"})
+	if !telegram.IsNotModified(err) || !errors.Is(err, telegram.ErrBadRequest) {
+		t.Errorf("same edit: %v, want IsNotModified", err)
+	}
+	if _, err := c.Call(ctx, "deleteMessage", map[string]any{"chat_id": 3, "message_id": m.MessageID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call(ctx, "deleteMessage", map[string]any{"chat_id": 3, "message_id": m.MessageID})
+	if !telegram.IsMessageGone(err) || telegram.IsNotModified(err) {
+		t.Errorf("second delete: %v, want IsMessageGone", err)
+	}
+	if telegram.IsMessageGone(errors.New("x")) || telegram.IsNotModified(nil) {
+		t.Error("helpers match foreign errors")
+	}
+}
