@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,8 +370,12 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 	flushDue := func() bool {
 		return col.len() >= e.opt.Batch || time.Since(lastFlush) > e.opt.LeaseTTL/3
 	}
+	// Flushes go through even after shutdown began: they record sends that did happen.
+	flushCtx := context.WithoutCancel(ctx)
 	doFlush := func(action string) {
-		if err := e.flush(ctx, p, col.take(), action); err != nil {
+		fctx, cancel := context.WithTimeout(flushCtx, 5*time.Second)
+		defer cancel()
+		if err := e.flush(fctx, p, col.take(), action); err != nil {
 			if errors.Is(err, errLeaseLost) {
 				lost = true
 			} else if ctx.Err() == nil {
@@ -397,7 +402,8 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 			if flushDue() {
 				doFlush(leaseRenew)
 			}
-			_ = sleepUntil(ctx, res.retryAt)
+			// Never sleep through a lease renewal (a 429 pause may be long).
+			_ = sleepUntil(ctx, minTime(res.retryAt, time.Now().Add(e.opt.LeaseTTL/3)))
 			continue
 		}
 		// Chats are marked "sending" in groups whose slots fall due together, right before
@@ -468,22 +474,46 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 			doFlush(leaseRenew)
 		}
 	}
-	col.wg.Wait()
+	// Wait for the sends in flight (a retry may wait out a long 429), renewing the lease
+	// meanwhile so that nobody takes the page over and sees its chats as in doubt.
+	done := make(chan struct{})
+	go func() { col.wg.Wait(); close(done) }()
+	renew := time.NewTicker(e.opt.LeaseTTL / 3)
+	defer renew.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-renew.C:
+			doFlush(leaseRenew)
+		}
+	}
+	results := col.take()
 	if lost {
+		// Record what was sent all the same; the script leaves the lease to its new owner.
+		_ = e.flush(flushCtx, p, results, leaseRenew)
 		e.log.Warn("page lease lost, another worker took it over", "job", string(jr.id), "page", p.name)
 		return
 	}
+	// The page is done only when every chat was dealt with; otherwise (shutdown, chats
+	// handed back) it goes back for another worker to finish, the ledger skipping what was
+	// sent.
 	action := leaseRelease
-	if len(pending) > 0 {
+	if len(pending) > 0 || ctx.Err() != nil || slices.ContainsFunc(results, func(r result) bool { return r.state == "" }) {
 		action = leaseHandBack
 	}
-	// The last flush must reach Redis even when ctx is done: it records the outcome of sends
-	// that did happen and hands the rest of the page back.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	fctx, cancel := context.WithTimeout(flushCtx, 5*time.Second)
 	defer cancel()
-	if err := e.flush(fctx, p, col.take(), action); err != nil && !errors.Is(err, errLeaseLost) {
+	if err := e.flush(fctx, p, results, action); err != nil && !errors.Is(err, errLeaseLost) {
 		e.log.Error("record sends", "job", string(jr.id), "err", err)
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func slotChats(s []slot) []int64 {
