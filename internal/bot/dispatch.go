@@ -134,8 +134,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.stopOnce.Do(func() { close(d.stopping) })
 	grace := time.AfterFunc(d.grace, cancelWork)
-	wg.Wait()
-	grace.Stop()
+	defer grace.Stop()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(d.grace + time.Second):
+		// A handler ignores its cancelled ctx. Shutting down matters more than waiting
+		// for it; its worker ends whenever the handler returns.
+		d.log.Error("update handlers still running after shutdown grace; leaving them")
+		return nil
+	}
 
 	// A Dispatch racing with the stop may have queued after its worker drained: tell its
 	// owner it was not handled, so a poller does not wait for it.

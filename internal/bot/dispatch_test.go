@@ -270,3 +270,23 @@ func TestDispatcherMetrics(t *testing.T) {
 		t.Errorf("registered metrics: %v", names)
 	}
 }
+
+func TestDispatcherShutdownDoesNotWaitForAStuckHandler(t *testing.T) {
+	stuck := make(chan struct{})
+	defer close(stuck)
+	rec := newIntakeRecorder()
+	rec.onHandle = func(telegram.Update) { <-stuck } // ignores its ctx
+	d := NewDispatcher(rec, 2, nil)
+	d.grace = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	_ = d.Dispatch(context.Background(), testUpdate(1, 1, "x"))
+	waitUntil(t, "the handler to start", func() bool { return rec.running.Load() == 1 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run waits for a handler that ignores its ctx")
+	}
+}
