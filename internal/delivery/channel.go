@@ -183,6 +183,11 @@ func (e *Engine) correctOne(ctx context.Context, a article.Article, ch string, c
 		return e.repost(ctx, a, ch, cp, p)
 	}
 	_, err = e.sendOne(ctx, ch, post.Post{Method: method, Params: params})
+	if alreadyGone(err) {
+		// Somebody deleted the channel post by hand; a correction does not bring it back.
+		e.log.Warn("channel post to correct is gone", "article_id", a.ID, "channel", ch, "message_id", cp.msgID)
+		return nil
+	}
 	if err != nil && !notModified(err) {
 		return err
 	}
@@ -268,16 +273,11 @@ func (e *Engine) deleteMessage(ctx context.Context, ch string, msgID int) error 
 }
 
 // notModified is Telegram's answer to an edit that changes nothing: the post is already right.
-func notModified(err error) bool {
-	var te *telegram.Error
-	return errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message is not modified")
-}
+func notModified(err error) bool { return telegram.IsNotModified(err) }
 
-// alreadyGone is Telegram's answer to deleting a message that is not there any more.
-func alreadyGone(err error) bool {
-	var te *telegram.Error
-	return errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message to delete not found")
-}
+// alreadyGone is Telegram's answer to deleting or editing a message that is not there any
+// more (an admin deleted it, or an earlier attempt's answer was lost).
+func alreadyGone(err error) bool { return telegram.IsMessageGone(err) }
 
 func decodeStory(raw string) (article.Article, error) {
 	var a article.Article

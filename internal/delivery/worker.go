@@ -367,8 +367,11 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 			col.add(result{chat: c})
 		}
 	}
+	// Results are recorded a batch at a time, or every flushEvery at low rates: the sends of
+	// the last flushEvery are all a crash can leave unrecorded.
 	flushDue := func() bool {
-		return col.len() >= e.opt.Batch || time.Since(lastFlush) > e.opt.LeaseTTL/3
+		n, since := col.len(), time.Since(lastFlush)
+		return n >= e.opt.Batch || (n > 0 && since > flushEvery) || since > e.opt.LeaseTTL/3
 	}
 	// Flushes go through even after shutdown began: they record sends that did happen.
 	flushCtx := context.WithoutCancel(ctx)
@@ -529,6 +532,7 @@ var errLeaseLost = errors.New("page lease lost")
 // markWindow groups slots falling due within it into one "sending" mark; markLead is how long
 // before the first slot of a group the mark is made (a round trip, with margin).
 const (
+	flushEvery = 100 * time.Millisecond
 	markWindow = 20 * time.Millisecond
 	markLead   = 2 * time.Millisecond
 )
