@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/article"
+	"newsbot/internal/audit"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -72,6 +73,14 @@ type Options struct {
 	Location        *time.Location
 	Admins          []int64 // ADMIN_IDS: the only users who may run admin commands
 
+	// The editors' desk (admin.go). Publisher, Renderer and Lookup make /publish work;
+	// without them /publish says the desk is not set up, and /stats shows readers only.
+	Publisher Publisher // *delivery.Engine
+	Renderer  Renderer  // *post.Renderer, the one delivery renders with
+	Lookup    Lookup    // *source.Store; nil: Stories, when it has Get and FindByURL
+	Audience  Audience  // *subscriber.Store; nil: Readers, when it has AudiencePage and Counts
+	AuditCap  int       // how many pushes the audit trail keeps; zero: audit.DefaultCap
+
 	// Flood is the per-chat limit; zero values take DefaultFlood.
 	Flood FloodLimit
 	// AdminCacheTTL is how long a group member's admin status is trusted; zero: 1 minute.
@@ -98,9 +107,17 @@ type Bot struct {
 	adminTTL time.Duration
 	log      *slog.Logger
 
-	floodScript *redis.Script
-	commands    []Command
-	buttons     []Button
+	pub      Publisher
+	render   Renderer
+	lookup   Lookup
+	audience Audience
+	audit    *audit.Store
+	now      func() time.Time
+
+	floodScript      *redis.Script
+	transitionScript *redis.Script
+	commands         []Command
+	buttons          []Button
 }
 
 // NewBot returns a bot; it does no network I/O.
@@ -165,9 +182,19 @@ func NewBot(o Options) (*Bot, error) {
 		// address the bot explicitly would get no answer.
 		log.Warn("bot: no username given (getMe); commands addressed as /cmd@bot will be ignored")
 	}
+	b.pub, b.render, b.lookup, b.audience = o.Publisher, o.Renderer, o.Lookup, o.Audience
+	if b.lookup == nil {
+		b.lookup, _ = o.Stories.(Lookup)
+	}
+	if b.audience == nil {
+		b.audience, _ = o.Readers.(Audience)
+	}
+	b.audit = audit.NewStore(o.Redis, o.Prefix, o.AuditCap)
+	b.now = time.Now
 	b.floodScript = newFloodScript()
-	b.commands = readerCommands()
-	b.buttons = readerButtons()
+	b.transitionScript = newTransitionScript()
+	b.commands = append(readerCommands(), adminCommands()...)
+	b.buttons = append(readerButtons(), adminButtons()...)
 	return b, nil
 }
 

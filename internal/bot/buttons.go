@@ -117,6 +117,10 @@ func (b *Bot) onCallback(ctx context.Context, q *telegram.CallbackQuery) error {
 	}
 	prefix, rest, _ := strings.Cut(q.Data, ":")
 	btn := b.button(prefix)
+	if btn != nil && btn.Admin && !b.isAdmin(p.userID) {
+		// A forwarded or forged admin button: answered as an unknown one below.
+		b.log.Warn("bot: admin button pressed by a non-admin", "user_id", p.userID, "chat_id", p.chatID, "data_len", len(q.Data))
+	}
 	if btn == nil || len(q.Data) > 64 || !utf8.ValidString(q.Data) || (btn.Admin && !b.isAdmin(p.userID)) {
 		b.log.Debug("bot: unknown callback data", "chat_id", p.chatID, "data_len", len(q.Data))
 		b.answer(ctx, p, b.t(p.lang, "bot_button_stale", nil))

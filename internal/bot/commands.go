@@ -136,6 +136,10 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 		return b.reply(ctx, c, "bot_plain_text")
 	}
 	cmd := b.command(name)
+	if cmd != nil && cmd.Admin && !b.isAdmin(c.userID) {
+		// Answered as unknown below; the attempt is worth a line for whoever runs the bot.
+		b.log.Warn("bot: admin command from a non-admin", "command", name, "user_id", c.userID, "chat_id", chat.ID)
+	}
 	if cmd == nil || (cmd.Admin && !b.isAdmin(c.userID)) {
 		if group && at == "" {
 			return nil // probably another bot's command

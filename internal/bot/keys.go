@@ -39,3 +39,9 @@ func keyFloodNote(prefix string, chatID int64) string { return keyFlood(prefix, 
 func keyGroupAdmin(prefix string, chatID, userID int64) string {
 	return prefix + "bot:gadmin:" + strconv.FormatInt(chatID, 10) + ":" + strconv.FormatInt(userID, 10)
 }
+
+// Editors' desk (admin.go); the audit trail itself is package audit's (audit:...):
+//   - bot:pub:<token> — a pending /publish: story, asking admin, chat, control message,
+//     breaking flag and state (open, pushing, published, cancelled); expires after an hour.
+
+func keyPublishRequest(prefix, token string) string { return prefix + "bot:pub:" + token }
