@@ -13,8 +13,23 @@
 //   - a ledger per story marks each chat "sending" right before its message goes out and
 //     "sent" after: a chat already in the ledger is never sent the story again.
 //
-// Readers' private copies are never edited; corrections edit the channel posts and
-// retractions delete them.
+// At most once. A chat is marked "sending" (ledger HSET, in one script for a group of chats)
+// only when its slot is due within 20 ms, and "sent:<message id>" is recorded for every 64
+// results or every 100 ms, whichever comes first. A copy that dies outright therefore leaves
+// in doubt only the chats whose sends were in flight or not yet recorded: at most ~100 ms of
+// sends (or 64 per page worker at full speed) plus those marked within 20 ms of their slot.
+// When the dead copy's page lease expires (LeaseTTL), the copy taking the page over marks
+// those chats "u" (in doubt), counts them as failed with reason in_doubt, and never sends
+// them the story again — a reader may miss the story in that case, but never gets it twice.
+// A copy that is shut down (ctx cancelled) lets in-flight sends finish, records them and
+// hands the rest of its page back: nothing is in doubt. A send that got no answer at all (a
+// timeout: Telegram may have delivered it) is in doubt too and not retried; 5xx answers and
+// failed dials are retried.
+//
+// Corrections: Telegram cannot turn a text message into a photo or back, so when a correction
+// adds or removes the photo the channel post is deleted and posted anew (the channel still
+// holds one copy, with a new message id); otherwise it is edited in place. Readers' private
+// copies are never edited.
 package delivery
 
 import (
