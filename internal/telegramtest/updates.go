@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -49,7 +50,13 @@ func (s *Server) PushUpdate(u any) int {
 	if id > s.nextUpdID {
 		s.nextUpdID = id
 	}
-	s.updates = append(s.updates, queuedUpdate{id: id, raw: raw})
+	// Keep the queue in update_id order, as Telegram does, even if a test pushes ids out
+	// of order.
+	i := len(s.updates)
+	for i > 0 && s.updates[i-1].id > id {
+		i--
+	}
+	s.updates = slices.Insert(s.updates, i, queuedUpdate{id: id, raw: raw})
 	close(s.upNotify)
 	s.upNotify = make(chan struct{})
 	return id
