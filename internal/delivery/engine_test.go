@@ -220,3 +220,26 @@ func TestReaderCopiesAreLabelledInTheReadersLanguage(t *testing.T) {
 		t.Errorf("copies in 3 languages have %d distinct texts: labels are not per reader", len(texts))
 	}
 }
+
+// A story that cannot have an audience (a language no longer configured) is given up with a
+// log line; it holds up no other story. A story that cannot be rendered is refused at once.
+func TestBadStoriesCostNothingElse(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(100, 10, "en")
+	eng, _ := e.engine(Options{})
+	run(t, eng)
+	ctx := context.Background()
+	if err := eng.Publish(ctx, story("de1", "de")); err != nil {
+		t.Fatal(err)
+	}
+	untitled := story("u1", "en")
+	untitled.Title = ""
+	if err := eng.Publish(ctx, untitled); err == nil {
+		t.Error("publishing a story that cannot be rendered gave no error")
+	}
+	if err := eng.Publish(ctx, story("ok1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, eng, 10*time.Second)
+	exactlyOne(t, e, chats)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"slices"
@@ -35,7 +36,7 @@ type jobRun struct {
 }
 
 // post returns the job's post for readers of label language lang.
-func (j *jobRun) post(r Renderer, lang string) (post.Post, error) {
+func (j *jobRun) post(r Renderer, log *slog.Logger, lang string) (post.Post, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if p, ok := j.posts[lang]; ok {
@@ -47,6 +48,7 @@ func (j *jobRun) post(r Renderer, lang string) (post.Post, error) {
 	p, err := r.Render(j.art, lang, int64(0))
 	if err != nil {
 		j.errs[lang] = err
+		log.Error("render story; its readers of this language are not sent it", "article_id", j.art.ID, "lang", lang, "err", err)
 		return post.Post{}, err
 	}
 	j.posts[lang] = p
@@ -123,16 +125,34 @@ func (e *Engine) next(ctx context.Context) (*page, error) {
 	}
 	e.met.queue.WithLabelValues("high").Set(float64(nh.Val()))
 	e.met.queue.WithLabelValues("normal").Set(float64(nn.Val()))
+	var errs []error
 	for _, id := range append(high.Val(), normal.Val()...) {
 		p, err := e.claim(ctx, JobID(id))
+		if errors.Is(err, subscriber.ErrInvalid) {
+			// The story cannot have an audience (a language or topic no longer
+			// configured): give the job up rather than retry it forever.
+			e.abandon(ctx, JobID(id), err)
+			continue
+		}
 		if err != nil {
-			return nil, err
+			errs = append(errs, err) // one job's trouble must not hold up the others
+			continue
 		}
 		if p != nil {
 			return p, nil
 		}
 	}
-	return nil, nil
+	return nil, errors.Join(errs...)
+}
+
+// abandon ends a job that can never be worked.
+func (e *Engine) abandon(ctx context.Context, id JobID, cause error) {
+	e.log.Error("fan-out abandoned", "job", string(id), "article_id", id.story(), "err", cause)
+	if err := e.rdb.HSet(ctx, e.keys.job(id), "st", "invalid", "fin", time.Now().UnixMilli()).Err(); err != nil {
+		e.log.Error("abandon fan-out", "job", string(id), "err", err)
+		return
+	}
+	e.dequeue(ctx, id)
 }
 
 // claim takes a page of job id: one taken over from a dead worker, or the next one after the
@@ -659,9 +679,9 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 	failed := func(reason string) result {
 		return result{chat: chat, state: "f:" + job + ":" + reason, reason: reason}
 	}
-	p, err := jr.post(e.render, lang)
+	p, err := jr.post(e.render, e.log, lang)
 	if err != nil {
-		e.log.Error("render story", "article_id", jr.art.ID, "lang", lang, "err", err)
+		e.met.failed.WithLabelValues(reasonRender).Inc()
 		return failed(reasonRender)
 	}
 	backoff := e.opt.Backoff
