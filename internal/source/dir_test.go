@@ -110,8 +110,15 @@ func TestDirInvalidLoggedOnceAndPickedUpWhenFixed(t *testing.T) {
 	if ev := e.rec.next(t); ev.Article.ID != "ru-778" {
 		t.Fatalf("got %s, want ru-778", ev.Article.ID)
 	}
-	// Several rescans pass; the broken file is reported exactly once.
-	time.Sleep(1200 * time.Millisecond)
+	// Reported once it has settled; then several rescans pass without another report.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.logs.lines("invalid article")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the invalid file was never reported")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(5 * fastDir.Rescan)
 	lines := e.logs.lines("invalid article")
 	if len(lines) != 1 {
 		t.Fatalf("%d invalid-article log lines, want 1: %v", len(lines), lines)
@@ -158,7 +165,9 @@ func TestDirEditorTempFilesIgnored(t *testing.T) {
 func TestDirHalfWrittenFileIsRetriedNotReported(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
-	startedDir(t, e, dir, fastDir)
+	opt := fastDir
+	opt.Settle = 5 * time.Second // longer than any pause of the writer below, even on a loaded machine
+	startedDir(t, e, dir, opt)
 
 	data := mustJSON(t, story("en-010", "en", time.Now()))
 	path := filepath.Join(dir, "en-010.json")

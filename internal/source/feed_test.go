@@ -449,7 +449,16 @@ func TestFeedTwoCopiesAndADirHandOnAStoryOnce(t *testing.T) {
 		Lead: "Форумға 40 елдің өкілдері қатысты.", Topics: []string{"world"}}
 	writeStory(t, dir, a)
 	count := 0
-	deadline := time.After(time.Second)
+	var deadline <-chan time.Time // after the first event: time for a duplicate to show up
+	select {
+	case ev := <-e1.rec.ch:
+		e1.rec.ch <- ev
+	case ev := <-e2.rec.ch:
+		e2.rec.ch <- ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("the story was not handed on")
+	}
+	deadline = time.After(500 * time.Millisecond)
 	for done := false; !done; {
 		select {
 		case ev := <-e1.rec.ch:
