@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"newsbot/internal/article"
 	"newsbot/internal/redistest"
 )
@@ -92,6 +94,11 @@ func TestDirNewCorrectionRetractionDuplicate(t *testing.T) {
 	got, ok, err := e.store.Get(context.Background(), "kz-001")
 	if err != nil || !ok || !got.Retracted {
 		t.Errorf("Get = %+v, %v, %v; want the retracted story", got, ok, err)
+	}
+	for _, kind := range []string{"new", "correction", "retraction"} {
+		if n := testutil.ToFloat64(e.metrics.stories.WithLabelValues("dir", kind)); n != 1 {
+			t.Errorf("stories{source=dir,event=%s} = %v, want 1", kind, n)
+		}
 	}
 }
 
