@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,21 @@ func TestPushJumpsTheQueue(t *testing.T) {
 	}
 	if between > 20 {
 		t.Errorf("%d ordinary messages went out while the pushed story was being sent", between)
+	}
+}
+
+func TestPushOfRetractedStoryIsRefused(t *testing.T) {
+	e := newEnv(t)
+	eng, _ := e.engine(Options{})
+	ctx := context.Background()
+	a := story("gone", "en")
+	if err := eng.Retract(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Push(ctx, a, PushOptions{By: 1}); !errors.Is(err, ErrRetracted) {
+		t.Errorf("Push of a retracted story: %v, want ErrRetracted", err)
+	}
+	if n := e.tg.Count(""); n != 0 {
+		t.Errorf("%d requests to Telegram for a retracted story", n)
 	}
 }

@@ -3,10 +3,13 @@ package delivery
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/telegramtest"
 )
 
 // A copy stopped mid-fan-out (deploy, scale-down) hands its pages back; another copy finishes
@@ -123,4 +126,35 @@ func TestTwoEnginesShareJobWithinRate(t *testing.T) {
 	first, last := reqs[0].Time, reqs[len(reqs)-1].Time
 	t.Logf("engines sent %d + %d; busiest second %d requests; overall %.1f/s", ca.n.Load(), cb.n.Load(), worst,
 		float64(len(reqs)-1)/last.Sub(first).Seconds())
+}
+
+// Shutdown cannot hang on a Telegram that does not answer: in-flight sends get DrainTimeout,
+// then they are cut off (and their chats are in doubt, never sent twice).
+func TestShutdownDoesNotWaitForeverOnTelegram(t *testing.T) {
+	e := newEnv(t)
+	e.readers(100, 20, "en")
+	release := make(chan struct{})
+	var arrived atomic.Int64
+	e.tg.SetHandler(func(r telegramtest.Request) *telegramtest.Response {
+		if r.Method == "sendMessage" {
+			arrived.Add(1)
+			select {
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		return nil
+	})
+	t.Cleanup(func() { close(release) })
+	eng, _ := e.engine(Options{DrainTimeout: 200 * time.Millisecond, Channels: map[string]string{}})
+	stop := run(t, eng)
+	if err := eng.Publish(context.Background(), story("hang", "en")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); arrived.Load() < 5; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d sends reached the fake", arrived.Load())
+		}
+	}
+	stop() // fails the test if Run does not return within 10 s
 }

@@ -37,6 +37,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -202,9 +203,19 @@ func (e *Engine) Publish(ctx context.Context, a article.Article) error {
 	return nil
 }
 
+// ErrRetracted is Push's answer for a story that was withdrawn.
+var ErrRetracted = errors.New("story was retracted")
+
 // Push is an admin's /publish: the channel post if the channel does not hold the story yet,
 // and a new priority fan-out job. Readers who already got the story are skipped.
 func (e *Engine) Push(ctx context.Context, a article.Article, opt PushOptions) (JobID, error) {
+	retracted, err := e.rdb.HExists(ctx, e.keys.meta(a.ID), "retracted").Result()
+	if err != nil {
+		return "", fmt.Errorf("push %s: %w", a.ID, err)
+	}
+	if retracted || a.Retracted {
+		return "", fmt.Errorf("push %s: %w", a.ID, ErrRetracted)
+	}
 	if err := e.postChannel(ctx, a); err != nil {
 		return "", fmt.Errorf("push %s: %w", a.ID, err)
 	}
