@@ -217,12 +217,14 @@ func (b *Bot) cmdPublish(ctx context.Context, c *call) error {
 	}
 	req := publishRequest{token: token, articleID: a.ID, hash: a.Hash(), by: c.userID, chat: c.chatID, lang: c.lang}
 	key := keyPublishRequest(b.prefix, token)
-	if err := b.rdb.HSet(ctx, key, req.fields()).Err(); err != nil {
+	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, req.fields())
+		p.Expire(ctx, key, publishRequestTTL)
+		return nil
+	})
+	if err != nil {
 		_ = b.reply(ctx, c, "bot_error")
 		return fmt.Errorf("save publish request: %w", err)
-	}
-	if err := b.rdb.Expire(ctx, key, publishRequestTTL).Err(); err != nil {
-		b.log.Warn("bot: expire publish request", "err", err)
 	}
 	text := b.controlText(ctx, req, a, "")
 	res, err := b.api.Call(ctx, "sendMessage", map[string]any{

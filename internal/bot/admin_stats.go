@@ -79,9 +79,8 @@ func (b *Bot) cmdStats(ctx context.Context, c *call) error {
 		day = append(day, line("admin_stats_pushes", map[string]any{"Pushes": b.texts.Plural(lang, "admin_n_pushes", len(pushes), nil)}))
 		if len(pushes) > 0 {
 			e := pushes[0]
-			day = append(day, line("admin_stats_last_push", map[string]any{
-				"Title": truncate(e.Title, 60), "Name": e.ByName, "Time": b.texts.Date(lang, e.At.In(b.loc)),
-			}))
+			day = append(day, line("admin_stats_last_push", map[string]any{"Title": truncate(e.Title, 50)}),
+				"  "+esc(e.ByName)+", "+esc(b.texts.Date(lang, e.At.In(b.loc))))
 		}
 	}
 	parts = append(parts, strings.Join(day, "\n"))
