@@ -145,7 +145,7 @@ func sampleStory(t testing.TB) article.Article {
 	return a
 }
 
-func newDesk(t *testing.T, publisher func(*delivery.Engine) Publisher) *desk {
+func newDesk(t testing.TB, publisher func(*delivery.Engine) Publisher) *desk {
 	t.Helper()
 	logs := &syncBuffer{}
 	h := newHarness(t, func(o *Options) {
