@@ -34,7 +34,7 @@ another one; the real environment wins). Every variable is documented in .env.ex
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], environ, os.Stdout, os.Stderr)
 	stop()
 	if err == nil {
 		return
@@ -50,6 +50,16 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// environ is os.Getenv, except that ARTICLES_DIR set to the empty string turns the directory
+// watcher off (DESIGN.md), which plain getenv cannot tell from unset (the default ./articles).
+func environ(key string) string {
+	v, ok := os.LookupEnv(key)
+	if key == "ARTICLES_DIR" && ok && strings.TrimSpace(v) == "" {
+		return "off"
+	}
+	return v
 }
 
 // exitError sets the exit status; its message is empty when the problem was already printed.

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"newsbot/internal/redistest"
+	"newsbot/internal/telegramtest"
 )
 
 const sample = "../../testdata/seed-xi-jinping-visit.en.json"
@@ -60,10 +63,19 @@ func TestRunNamesBadVariables(t *testing.T) {
 	}
 }
 
-func TestRunStopsAfterConfig(t *testing.T) {
-	_, stderr, code := runCmd(t, map[string]string{"TELEGRAM_BOT_TOKEN": "123:SECRET", "LOG_FORMAT": "json"})
-	if code != 1 || !strings.Contains(stderr, "not wired yet") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+func TestRunWithARefusedToken(t *testing.T) {
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	_, stderr, code := runCmd(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": "123:SECRET-but-wrong",
+		"TELEGRAM_API_URL":   tg.URL(),
+		"REDIS_URL":          redis.URL(),
+		"ARTICLES_DIR":       t.TempDir(),
+		"HTTP_ADDR":          "127.0.0.1:0",
+		"LOG_FORMAT":         "json",
+	})
+	if code != 1 || !strings.Contains(stderr, "TELEGRAM_BOT_TOKEN") {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming TELEGRAM_BOT_TOKEN", code, stderr)
 	}
 	if strings.Contains(stderr, "SECRET") {
 		t.Errorf("the token was logged: %s", stderr)
@@ -162,5 +174,16 @@ func TestVersionHelpUnknown(t *testing.T) {
 		if code != 2 || stdout != "" || !strings.Contains(stderr, "Usage:") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
 		}
+	}
+}
+
+func TestEnvironEmptyArticlesDirTurnsItOff(t *testing.T) {
+	t.Setenv("ARTICLES_DIR", "")
+	if got := environ("ARTICLES_DIR"); got != "off" {
+		t.Errorf("ARTICLES_DIR set to empty: environ = %q, want off", got)
+	}
+	os.Unsetenv("ARTICLES_DIR")
+	if got := environ("ARTICLES_DIR"); got != "" {
+		t.Errorf("ARTICLES_DIR unset: environ = %q, want empty (the default applies)", got)
 	}
 }

@@ -34,6 +34,7 @@ const shutdownBudget = 8 * time.Second
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer) error {
 	log.Info("newsbot starting", "version", version, "config", cfg)
 
+	redisconn.RouteLibraryLogs(log)
 	reg := prometheus.NewRegistry()
 	ropt, err := cfg.RedisOptions()
 	if err != nil {
@@ -81,6 +82,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			"telegram": telegramCheck,
 		},
 		Registry:   reg,
+		Version:    version,
 		WebhookURL: cfg.WebhookURL,
 		Webhook:    webhook.handler(),
 	}, log)
@@ -139,7 +141,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		pg.Go(func() error { return dispatcher.Run(pctx) })
 		pg.Go(func() error { return engine.Run(pctx) })
 		for _, w := range parts {
-			pg.Go(func() error { return w.Run(pctx) })
+			pg.Go(func() error { return supervise(pctx, w, log) })
 		}
 		if cfg.WebhookURL != "" {
 			webhook.set(bot.NewWebhookHandler(cfg.WebhookSecret, dispatcher, bot.NewSeen(rdb, cfg.RedisPrefix), log))
@@ -202,6 +204,8 @@ func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Stor
 		Rules:   cfg.ArticleRules(),
 		Log:     log,
 		Metrics: source.NewMetrics(reg),
+		// One name for this copy in every claim and as the stream consumer.
+		Owner: source.InstanceID(),
 	}
 	var ws []source.Watcher
 	if cfg.ArticlesDir != "" {
@@ -245,6 +249,26 @@ func waitTelegram(ctx context.Context, tg *telegram.Client, log *slog.Logger) (t
 		}
 		if err := b.Wait(ctx); err != nil {
 			return telegram.User{}, err
+		}
+	}
+}
+
+// supervise runs a watcher until ctx ends. A watcher that gives up (its directory is
+// missing, say) is logged and started again with backoff: one broken source must not take
+// the bot, the delivery of the other sources or the subscribers' commands down with it.
+func supervise(ctx context.Context, w source.Watcher, log *slog.Logger) error {
+	b := redisconn.Backoff{Min: time.Second, Max: time.Minute}
+	for {
+		err := w.Run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := b.Next()
+		log.Error("article source stopped; restarting", "source", fmt.Sprintf("%T", w), "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
 		}
 	}
 }

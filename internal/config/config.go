@@ -96,7 +96,12 @@ func Environ(path string, getenv func(string) string) (func(string) string, erro
 		if v := getenv(key); v != "" {
 			return v
 		}
-		return file[key]
+		v, ok := file[key]
+		if ok && key == "ARTICLES_DIR" && strings.TrimSpace(v) == "" {
+			// "ARTICLES_DIR=" written in .env turns the watcher off, as DESIGN.md promises.
+			return "off"
+		}
+		return v
 	}, nil
 }
 

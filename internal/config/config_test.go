@@ -233,6 +233,18 @@ func TestEnviron(t *testing.T) {
 		t.Error("Environ modified the process environment")
 	}
 
+	// DESIGN.md: an empty ARTICLES_DIR turns the directory watcher off.
+	if err := os.WriteFile(path, []byte("ARTICLES_DIR=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv, err = Environ(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(getenv); err != nil || c.ArticlesDir != "" {
+		t.Errorf("ARTICLES_DIR= in .env: dir %q, %v; want the watcher off", c.ArticlesDir, err)
+	}
+
 	if _, err := Environ(filepath.Join(dir, "missing.env"), env(nil)); err != nil {
 		t.Errorf("a missing .env is fine: %v", err)
 	}
