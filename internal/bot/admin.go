@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -632,4 +633,41 @@ func (b *Bot) publishedText(lang string, e audit.Entry) string {
 		details += " · ⚡"
 	}
 	return strings.Join(append(lines, details), "\n")
+}
+
+// RegisterAdminCommands gives each admin's private chat a command menu that adds /publish,
+// /stats and /audit to the readers' commands (scope "chat"), so editors find them while the
+// public menu never shows them. Run at start-up after RegisterCommands. An admin who never
+// opened the bot has no chat yet (Telegram answers "chat not found"): they get the public
+// menu, and the commands still work.
+func (b *Bot) RegisterAdminCommands(ctx context.Context) error {
+	var errs []error
+	for _, id := range b.admins {
+		scope := map[string]any{"type": "chat", "chat_id": id}
+		for _, lang := range append(slices.Clone(b.langs), "") {
+			menuLang := lang
+			if menuLang == "" {
+				menuLang = b.defLang
+			}
+			p := map[string]any{"commands": b.adminMenu(menuLang), "scope": scope}
+			if lang != "" {
+				p["language_code"] = lang
+			}
+			if _, err := b.api.Call(ctx, "setMyCommands", p); err != nil {
+				errs = append(errs, fmt.Errorf("set admin commands of %d (%q): %w", id, lang, err))
+				break // the same chat would fail the same way in every language
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (b *Bot) adminMenu(lang string) []telegram.BotCommand {
+	out := b.menu(lang)
+	for _, cmd := range b.commands {
+		if cmd.Admin {
+			out = append(out, telegram.BotCommand{Command: cmd.Name, Description: truncate(b.t(lang, "bot_cmd_"+cmd.Name, nil), 256)})
+		}
+	}
+	return out
 }

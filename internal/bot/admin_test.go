@@ -814,3 +814,42 @@ func TestEveryAdminMessageIDIsTranslated(t *testing.T) {
 		}
 	}
 }
+
+func TestRegisterAdminCommands(t *testing.T) {
+	d := newDesk(t, nil)
+	// Admin B never opened the bot: Telegram knows no chat to scope a menu to.
+	d.tg.SetHandler(func(r telegramtest.Request) *telegramtest.Response {
+		if scope, ok := r.Params["scope"].(map[string]any); ok && fmt.Sprint(scope["chat_id"]) == fmt.Sprint(adminB.id) {
+			f := telegramtest.ChatNotFound()
+			return &telegramtest.Response{Failure: &f}
+		}
+		return nil
+	})
+	err := d.bot.RegisterAdminCommands(context.Background())
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(adminB.id)) {
+		t.Errorf("error %v, want the admin whose chat is missing named", err)
+	}
+	langs := map[string]string{}
+	for _, r := range d.tg.Requests("setMyCommands") {
+		scope, _ := r.Params["scope"].(map[string]any)
+		if scope["type"] != "chat" || fmt.Sprint(scope["chat_id"]) != fmt.Sprint(adminA.id) || r.Status != 200 {
+			continue
+		}
+		b, _ := json.Marshal(r.Params["commands"])
+		lang, _ := r.Params["language_code"].(string)
+		langs[lang] = string(b)
+	}
+	if len(langs) != 4 {
+		t.Fatalf("admin menus for %d languages, want kk, ru, en and the default", len(langs))
+	}
+	for lang, cmds := range langs {
+		for _, c := range []string{`"publish"`, `"stats"`, `"audit"`, `"start"`, `"help"`} {
+			if !strings.Contains(cmds, c) {
+				t.Errorf("admin menu %q lacks %s: %s", lang, c, cmds)
+			}
+		}
+	}
+	if !strings.Contains(langs["ru"], "Опубликовать материал") || !strings.Contains(langs[""], "Материалды жариялау") {
+		t.Errorf("admin menus not translated: %v", langs)
+	}
+}
