@@ -119,6 +119,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			Username:        me.UserName,
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
+			Publisher:       engine,                                // /publish pushes through delivery
+			Renderer:        post.NewRenderer(texts, cfg.Timezone), // previews render as delivery does
 			Log:             log,
 		})
 		if err != nil {
@@ -127,6 +129,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		if err := b.RegisterCommands(gctx); err != nil {
 			// The commands menu is a convenience: the bot answers without it.
 			log.Warn("register the command menu", "err", err)
+		}
+		if err := b.RegisterAdminCommands(gctx); err != nil {
+			log.Warn("register the admins' command menu", "err", err)
 		}
 		dispatcher := bot.NewDispatcher(b, 32, log)
 		if err := dispatcher.Register(reg); err != nil {
