@@ -853,3 +853,40 @@ func TestRegisterAdminCommands(t *testing.T) {
 		t.Errorf("admin menus not translated: %v", langs)
 	}
 }
+
+// TestPublishPreviewTextStory: a story without a photo is previewed with sendMessage and the
+// link preview of the story, as readers get it; a retracted story is refused.
+func TestPublishPreviewTextStory(t *testing.T) {
+	retracted := map[string]string{"kk": "кері қайтарылған", "ru": "отозван", "en": "was retracted"}
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			d := newDesk(t, nil)
+			text := d.story
+			text.ID, text.URL, text.ImageURL, text.ImageCredit, text.Lang = "text-only", d.story.URL+"-text", "", "", "ru"
+			gone := d.story
+			gone.ID, gone.URL, gone.Retracted = "gone", d.story.URL+"-gone", true
+			d.stories.all = append(d.stories.all, text, gone)
+
+			ed := admin(adminA, lang)
+			preview, _ := d.publish(ed.id, ed, text.ID)
+			want, err := post.NewRenderer(d.texts, d.opts.Location).Render(text, lang, ed.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if preview.Method != "sendMessage" || want.Method != "sendMessage" {
+				t.Fatalf("preview by %s, readers by %s; want sendMessage", preview.Method, want.Method)
+			}
+			wantParams, _ := json.Marshal(withoutChat(want.Params))
+			gotParams, _ := json.Marshal(withoutChat(preview.Params))
+			if string(wantParams) != string(gotParams) {
+				t.Errorf("preview\n%s\nreaders get\n%s", gotParams, wantParams)
+			}
+
+			d.say(ed, "/publish gone")
+			mustContain(t, d.last(ed.id).Text(), retracted[lang])
+			if n := len(d.tg.Messages(ed.id)); n != 3 {
+				t.Errorf("%d messages: a retracted story got a preview", n)
+			}
+		})
+	}
+}
