@@ -117,6 +117,9 @@ func (b *Bot) readerStats(lang string, cnt subscriber.Counts) string {
 	}
 	for _, l := range b.langs {
 		out = append(out, "", "<b>"+esc(b.langNames(lang, []string{l}))+"</b> — "+esc(b.readersCount(lang, cnt.ByLang[l])))
+		if cnt.ByLang[l] == 0 {
+			continue // nothing to break down; keeps the message one screen
+		}
 		out = append(out, line("admin_stats_all_topics", map[string]any{"Count": cnt.AllTopics[l]}))
 		var topics []string
 		for _, t := range b.topics {
