@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"newsbot/internal/redistest"
+	"newsbot/internal/subscriber"
 	"newsbot/internal/telegramtest"
 )
 
@@ -241,4 +243,178 @@ func TestEndToEnd(t *testing.T) {
 	if strings.Contains(svc.out.String(), tg.Token()) {
 		t.Error("the bot token appears in the log")
 	}
+}
+
+func TestEndToEndWebhook(t *testing.T) {
+	bin := buildBinary(t)
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	svc := startService(t, bin, []string{
+		"TELEGRAM_BOT_TOKEN=" + tg.Token(),
+		"TELEGRAM_API_URL=" + tg.URL(),
+		"REDIS_URL=" + redis.URL(),
+		"ARTICLES_DIR=" + t.TempDir(),
+		"WEBHOOK_URL=https://bot.example.kz/telegram/hook",
+		"WEBHOOK_SECRET=s3cret-value",
+	})
+	waitUntil(t, "setWebhook with the secret", 10*time.Second, func() bool {
+		url, secret := tg.Webhook()
+		return url == "https://bot.example.kz/telegram/hook" && secret == "s3cret-value"
+	})
+
+	post := func(secret string, body string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+svc.addr+"/telegram/hook", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	update := `{"update_id":7001,"message":{"message_id":5,"date":1700000000,` +
+		`"chat":{"id":5150,"type":"private"},"from":{"id":5150,"is_bot":false,"first_name":"Айгүл","language_code":"kk"},` +
+		`"text":"/start","entities":[{"type":"bot_command","offset":0,"length":6}]}}`
+
+	if code := post("", update); code != http.StatusUnauthorized {
+		t.Errorf("no secret: %d, want 401", code)
+	}
+	if code := post("wrong", update); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: %d, want 401", code)
+	}
+	if code := post("s3cret-value", "{garbage"); code != http.StatusBadRequest {
+		t.Errorf("garbage body: %d, want 400", code)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(tg.Messages(int64(5150))); n != 0 {
+		t.Fatalf("refused requests reached the bot: the reader got %d messages", n)
+	}
+	if code := post("s3cret-value", update); code != http.StatusOK {
+		t.Fatalf("right secret: %d, want 200", code)
+	}
+	waitUntil(t, "the Kazakh welcome", 10*time.Second, func() bool { return len(tg.Messages(int64(5150))) == 1 })
+	if txt := tg.Messages(int64(5150))[0].Text(); !strings.Contains(txt, "Қош келдіңіз") {
+		t.Errorf("welcome of a Kazakh reader = %q, want Kazakh", txt)
+	}
+	// Telegram retries an update it thinks failed: the reader is not welcomed twice.
+	if code := post("s3cret-value", update); code != http.StatusOK {
+		t.Errorf("redelivered update: %d, want 200", code)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(tg.Messages(int64(5150))); n != 1 {
+		t.Errorf("after a redelivered update the reader holds %d messages, want 1", n)
+	}
+	if tg.Count("getUpdates") != 0 {
+		t.Error("webhook mode also polled getUpdates")
+	}
+	svc.stop()
+}
+
+func TestEndToEndSIGTERMMidFanOut(t *testing.T) {
+	bin := buildBinary(t)
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	dir := t.TempDir()
+
+	// 400 readers of English stories, subscribed before the service starts.
+	const readers = 400
+	store := subscriber.NewStore(redis.Client(t), "e2e:", []string{"kk", "ru", "en"},
+		[]string{"politics", "economy", "society", "world", "sport", "culture", "tech"})
+	batch := make([]subscriber.Reader, 0, readers)
+	for i := range readers {
+		batch = append(batch, subscriber.Reader{ChatID: int64(1_000_000 + i), Lang: "en", Langs: []string{"en"},
+			AllTopics: true, Status: subscriber.Active})
+	}
+	if err := store.SaveMany(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"TELEGRAM_BOT_TOKEN=" + tg.Token(),
+		"TELEGRAM_API_URL=" + tg.URL(),
+		"REDIS_URL=" + redis.URL(),
+		"REDIS_PREFIX=e2e:",
+		"ARTICLES_DIR=" + dir,
+		"SEND_RATE=50", // 400 readers take about 8 s: SIGTERM lands in the middle
+	}
+	svc := startService(t, bin, env)
+	writeArticle(t, dir, "fanout-story", "en", "Budget passes after long debate")
+
+	delivered := func() int {
+		n := 0
+		for i := range readers {
+			n += holding(tg, int64(1_000_000+i), "Budget passes after long debate")
+		}
+		return n
+	}
+	waitUntil(t, "the fan-out to be under way", 20*time.Second, func() bool { return delivered() >= 60 })
+	stoppedAt := time.Now()
+	svc.stop() // fails unless the exit is clean and within 10 s
+	before := delivered()
+	if before >= readers {
+		t.Fatalf("the fan-out finished (%d) before SIGTERM: nothing tested", before)
+	}
+	t.Logf("SIGTERM after %d of %d readers; exited in %s", before, readers, time.Since(stoppedAt).Round(time.Millisecond))
+
+	svc = startService(t, bin, env)
+	waitUntil(t, "the fan-out to finish after the restart", 60*time.Second, func() bool { return delivered() >= readers })
+	time.Sleep(time.Second)
+	svc.stop()
+	for i := range readers {
+		if n := holding(tg, int64(1_000_000+i), "Budget passes after long debate"); n != 1 {
+			t.Errorf("reader %d holds the story %d times, want exactly once", 1_000_000+i, n)
+		}
+	}
+}
+
+func TestEndToEndRedisOutage(t *testing.T) {
+	bin := buildBinary(t)
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	dir := t.TempDir()
+	env := []string{
+		"TELEGRAM_BOT_TOKEN=" + tg.Token(),
+		"TELEGRAM_API_URL=" + tg.URL(),
+		"REDIS_URL=" + redis.URL(),
+		"ARTICLES_DIR=" + dir,
+		"CHANNELS=en=@news_en",
+	}
+	svc := startService(t, bin, env)
+	const reader = 777
+	tg.PushUpdate(startUpdate(reader, "en", "/start"))
+	waitUntil(t, "the welcome", 15*time.Second, func() bool { return len(tg.Messages(int64(reader))) == 1 })
+
+	redis.Stop()
+	readyz := func() int {
+		resp, err := http.Get("http://" + svc.addr + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitUntil(t, "/readyz to report the outage", 10*time.Second, func() bool { return readyz() == http.StatusServiceUnavailable })
+	// A story written during the outage is not lost.
+	writeArticle(t, dir, "outage-story", "en", "Story written while Redis was down")
+	time.Sleep(2 * time.Second)
+	select {
+	case err := <-svc.done:
+		t.Fatalf("newsbot exited during the Redis outage: %v\n%s", err, svc.out.String())
+	default:
+	}
+	if resp, err := http.Get("http://" + svc.addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz during the outage: %v %v", resp, err)
+	}
+
+	redis.Restart(t)
+	waitUntil(t, "/readyz to recover", 20*time.Second, func() bool { return readyz() == http.StatusOK })
+	waitUntil(t, "the story written during the outage", 90*time.Second, func() bool {
+		return holding(tg, int64(reader), "Story written while Redis was down") == 1 && holding(tg, "@news_en", "Story written while Redis was down") == 1
+	})
+	svc.stop()
 }
