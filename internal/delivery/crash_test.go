@@ -100,6 +100,7 @@ func TestTwoEnginesShareJobWithinRate(t *testing.T) {
 	e := newEnv(t)
 	chats := e.readers(1000, 400, "en")
 	const rate = 100
+	e.tg.SetRateLimit(rate) // the fake answers 429 beyond rate/s (token bucket of one second)
 	a, ca := e.engine(Options{SendRate: rate, PageSize: 20})
 	b, cb := e.engine(Options{SendRate: rate, PageSize: 20})
 	run(t, a)
@@ -120,12 +121,21 @@ func TestTwoEnginesShareJobWithinRate(t *testing.T) {
 		}
 		worst = max(worst, i-j+1)
 	}
-	if worst > rate+1 {
+	// Slots are exactly 1/rate apart on Redis's clock; arrivals at the fake jitter by the
+	// scheduling delays of a loaded machine (tens of ms under -race), which may move a few
+	// requests into a neighbouring second — never more than that, and never a 429.
+	if worst > rate+rate/10 {
 		t.Errorf("%d requests within one second, SEND_RATE is %d", worst, rate)
 	}
+	if n := e.tg.RateLimited(); n != 0 {
+		t.Errorf("the fake enforcing %d/s answered %d requests with 429", rate, n)
+	}
 	first, last := reqs[0].Time, reqs[len(reqs)-1].Time
-	t.Logf("engines sent %d + %d; busiest second %d requests; overall %.1f/s", ca.n.Load(), cb.n.Load(), worst,
-		float64(len(reqs)-1)/last.Sub(first).Seconds())
+	overall := float64(len(reqs)-1) / last.Sub(first).Seconds()
+	if overall > rate*1.01 {
+		t.Errorf("overall rate %.1f/s, SEND_RATE is %d", overall, rate)
+	}
+	t.Logf("engines sent %d + %d; busiest second %d requests; overall %.1f/s", ca.n.Load(), cb.n.Load(), worst, overall)
 }
 
 // Shutdown cannot hang on a Telegram that does not answer: in-flight sends get DrainTimeout,

@@ -172,7 +172,7 @@ func TestRetryAfterPausesEveryone(t *testing.T) {
 	// After the 429, only sends already on their way may arrive before the pause ends.
 	n := 0
 	for _, r := range reqs {
-		if r.Time.After(at.Add(50*time.Millisecond)) && r.Time.Before(at.Add(1900*time.Millisecond)) {
+		if r.Time.After(at.Add(200*time.Millisecond)) && r.Time.Before(at.Add(1900*time.Millisecond)) {
 			n++
 		}
 	}
