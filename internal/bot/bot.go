@@ -40,6 +40,7 @@ type Readers interface {
 	SetLanguages(ctx context.Context, chatID int64, langs []string) (subscriber.Reader, error)
 	SetInterfaceLanguage(ctx context.Context, chatID int64, lang string) (subscriber.Reader, error)
 	Migrate(ctx context.Context, from, to int64) error
+	Update(ctx context.Context, chatID int64, fn func(r *subscriber.Reader, exists bool) error) (subscriber.Reader, error)
 }
 
 // Stories gives /latest the newest stories the watcher has seen; source.Store satisfies it.

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -289,21 +290,31 @@ func (b *Bot) setInterface(ctx context.Context, r subscriber.Reader, lang string
 	return nr, b.t(lang, "bot_language_set", map[string]any{"Lang": b.selfName(lang)}), nil
 }
 
-// toggleNews adds or removes a story language; the last one stays (changed false).
+// toggleNews adds or removes a story language; the last one stays (changed false). The
+// toggle is read and written in one atomic step of the store, so two quick presses, even
+// handled by two running copies, never undo each other.
 func (b *Bot) toggleNews(ctx context.Context, r subscriber.Reader, lang string) (subscriber.Reader, string, bool, error) {
 	data := map[string]any{"Lang": b.langNames(r.Lang, []string{lang})}
-	current := b.configured(r).Langs
-	var langs []string
-	if slices.Contains(current, lang) {
-		if len(current) == 1 {
-			return r, b.t(r.Lang, "bot_news_last", nil), false, nil
+	nr, err := b.readers.Update(ctx, r.ChatID, func(cur *subscriber.Reader, exists bool) error {
+		if !exists {
+			return subscriber.ErrNotFound
 		}
-		langs = slices.DeleteFunc(current, func(l string) bool { return l == lang })
-	} else {
-		langs = append(current, lang)
-	}
-	nr, err := b.readers.SetLanguages(ctx, r.ChatID, langs)
-	if err != nil {
+		c := b.configured(*cur)
+		if slices.Contains(c.Langs, lang) {
+			if len(c.Langs) == 1 {
+				return errLastLanguage
+			}
+			cur.Langs = slices.DeleteFunc(c.Langs, func(l string) bool { return l == lang })
+		} else {
+			cur.Langs = append(c.Langs, lang)
+		}
+		cur.Topics = c.Topics
+		return nil
+	})
+	switch {
+	case errors.Is(err, errLastLanguage):
+		return r, b.t(r.Lang, "bot_news_last", nil), false, nil
+	case err != nil:
 		return r, "", false, err
 	}
 	if slices.Contains(nr.Langs, lang) {
@@ -311,6 +322,9 @@ func (b *Bot) toggleNews(ctx context.Context, r subscriber.Reader, lang string) 
 	}
 	return nr, b.t(r.Lang, "bot_news_off", data), true, nil
 }
+
+// errLastLanguage: a reader keeps at least one story language.
+var errLastLanguage = errors.New("the last story language stays")
 
 // keyboard is an inline keyboard as the Bot API takes it in reply_markup.
 type keyboard struct {

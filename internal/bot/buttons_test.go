@@ -3,6 +3,7 @@ package bot
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"newsbot/internal/subscriber"
@@ -241,5 +242,24 @@ func TestGarbageCallbackData(t *testing.T) {
 	}
 	if n := len(h.tg.Requests("editMessageReplyMarkup")) + len(h.tg.Requests("editMessageText")); n != 0 {
 		t.Errorf("%d edits after garbage presses", n)
+	}
+}
+
+// Two copies behind a webhook may handle two quick presses of one reader at the same time:
+// neither press may undo the other.
+func TestConcurrentLanguagePressesBothCount(t *testing.T) {
+	h := newHarness(t)
+	for i := range 20 {
+		r := who{id: int64(9100 + i), lang: "kk"}
+		h.say(r, "/start")
+		id := h.languageMessage(r)
+		var wg sync.WaitGroup
+		for _, l := range []string{"ru", "en"} {
+			wg.Go(func() { h.press(r.id, r, id, "l1:n:"+l) })
+		}
+		wg.Wait()
+		if got := h.reader(r.id).Langs; !slices.Equal(got, []string{"kk", "ru", "en"}) {
+			t.Errorf("reader %d pressed ru and en at once: story languages %v, want [kk ru en]", r.id, got)
+		}
 	}
 }
