@@ -53,7 +53,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 	tg := telegram.New(cfg.BotToken, cfg.APIURL, telegram.NewHTTPClient(), log)
 	readers := subscriber.NewStore(rdb, cfg.RedisPrefix, cfg.Languages, cfg.Topics)
 	stories := source.NewStore(rdb, cfg.RedisPrefix, source.StoreOptions{})
-	engine, err := delivery.New(rdb, tg, readers, post.NewRenderer(texts, cfg.Timezone), delivery.Options{
+	// One renderer for channel posts, readers' copies and editors' previews: a preview is
+	// exactly what readers get.
+	renderer := post.NewRenderer(texts, cfg.Timezone)
+	engine, err := delivery.New(rdb, tg, readers, renderer, delivery.Options{
 		Prefix:     cfg.RedisPrefix,
 		Channels:   cfg.Channels,
 		SendRate:   cfg.SendRate,
@@ -119,8 +122,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			Username:        me.UserName,
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
-			Publisher:       engine,                                // /publish pushes through delivery
-			Renderer:        post.NewRenderer(texts, cfg.Timezone), // previews render as delivery does
+			Publisher:       engine, // /publish pushes through delivery
+			Renderer:        renderer,
 			Log:             log,
 		})
 		if err != nil {
