@@ -239,11 +239,15 @@ func (e *Engine) enqueue(ctx context.Context, a article.Article, id JobID, break
 		return "", fmt.Errorf("encode story: %w", err)
 	}
 	now := time.Now().UnixMilli()
-	st, err := createScript.Run(ctx, e.rdb, []string{e.keys.job(id)},
+	st, err := createScript.Run(ctx, e.rdb, []string{e.keys.job(id), e.keys.meta(a.ID)}, now,
 		"st", "running", "a", raw, "brk", flag(breaking), "hi", flag(high), "by", by,
 		"at", now, "cur", strconv.FormatInt(math.MinInt64, 10), "sent", 0, "failed", 0).Text()
 	if err != nil {
 		return "", fmt.Errorf("create job %s: %w", id, err)
+	}
+	first := st == "first"
+	if first {
+		st = "created"
 	}
 	if st != "created" && st != "running" {
 		return id, nil // finished or retracted: nothing more to send
@@ -253,6 +257,12 @@ func (e *Engine) enqueue(ctx context.Context, a article.Article, id JobID, break
 		p.Expire(ctx, e.keys.job(id), ttl)
 		p.Expire(ctx, e.keys.meta(a.ID), ttl)
 		p.ZAddNX(ctx, e.keys.queue(high), redis.Z{Score: float64(now), Member: string(id)})
+		if first {
+			// Counted here, in the round trip the job needs anyway. The hourly key lives in
+			// another hash slot than the story, so it cannot share the script: a crash between
+			// the two leaves the story uncounted, never counted twice.
+			e.storyCmds(ctx, p)
+		}
 		return nil
 	})
 	if err != nil {

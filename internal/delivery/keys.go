@@ -44,8 +44,8 @@ func (k keys) ledger(storyID string) string { return k.story(storyID) + "ledger"
 // channels is a hash channel chat ("@name" or id) → channel post state (see channel.go).
 func (k keys) channels(storyID string) string { return k.story(storyID) + "chan" }
 
-// meta is a hash of story-wide facts: "seq" job counter, "auto" the job Publish made,
-// "retracted".
+// meta is a hash of story-wide facts: "seq" job counter, "first" when the story's first job
+// was made (ms), "retracted".
 func (k keys) meta(storyID string) string { return k.story(storyID) + "meta" }
 
 // job is a hash of one fan-out job (see jobs.go); leases a ZSET of its claimed pages

@@ -90,12 +90,16 @@ local function usable(v, j)
 end
 `
 
-// createScript creates a job unless it exists. KEYS: job. ARGV: field, value pairs.
-// Returns "created", or the state of the job that was there.
+// createScript creates a job unless it exists, and stamps the story's first job on its meta
+// hash (the mark Delivered reads, and what makes the story count once in the day's stories).
+// KEYS: job, meta. ARGV: now ms, then field, value pairs.
+// Returns "first" (created, the story's first job), "created", or the state of the job that
+// was there.
 var createScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'st')
 if st then return st end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if redis.call('HSETNX', KEYS[2], 'first', ARGV[1]) == 1 then return 'first' end
 return 'created'
 `)
 

@@ -16,6 +16,7 @@ const statsWindow = 24 * time.Hour
 // Stats is what the admin /stats shows about delivery.
 type Stats struct {
 	Since       time.Time        // start of the window the counters cover (the last 24 hours)
+	Stories     int64            // stories delivered (published or pushed), each counted once, at its first job
 	Sent        int64            // messages delivered to readers
 	Failed      map[string]int64 // messages not delivered, by reason
 	RateLimited int64            // 429 answers
@@ -24,9 +25,21 @@ type Stats struct {
 	Jobs        []JobStatus      // queued or running jobs, priority first, oldest first
 }
 
+// JobState is where a fan-out job stands.
+type JobState string
+
+// Job states, as kept in the job's hash.
+const (
+	JobRunning   JobState = "running"   // queued, or pages are being sent
+	JobDone      JobState = "done"      // the whole audience was dealt with
+	JobRetracted JobState = "retracted" // stopped because the story was withdrawn
+	JobAbandoned JobState = "invalid"   // the story can have no audience (language or topic gone)
+)
+
 // JobStatus is the progress of one fan-out job.
 type JobStatus struct {
 	ID        JobID
+	State     JobState
 	ArticleID string
 	Lang      string
 	Title     string
@@ -36,8 +49,9 @@ type JobStatus struct {
 	Queued    time.Time // when the job was made
 	Sent      int64
 	Failed    int64
-	Skipped   int64 // readers who already had the story
-	Done      bool  // the whole audience has been claimed; the last pages are being sent
+	Skipped   int64     // readers who already had the story
+	Done      bool      // the whole audience has been claimed; the last pages are being sent
+	Finished  time.Time // when the job ended; zero while it runs
 }
 
 // Handled is how many readers the job has dealt with so far (the audience is walked in pages,
@@ -67,6 +81,8 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 			switch {
 			case k == "sent":
 				s.Sent += n
+			case k == "stories":
+				s.Stories += n
 			case k == "429":
 				s.RateLimited += n
 			case strings.HasPrefix(k, "failed:"):
@@ -79,7 +95,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	cmds := make([]*redis.SliceCmd, len(ids))
 	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, e.keys.job(JobID(id)), "a", "brk", "hi", "by", "at", "sent", "failed", "skipped", "ex", "st")
+			cmds[i] = p.HMGet(ctx, e.keys.job(JobID(id)), jobFields...)
 		}
 		return nil
 	})
@@ -87,20 +103,84 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, fmt.Errorf("read delivery jobs: %w", err)
 	}
 	for i, id := range ids {
-		v := cmds[i].Val()
-		str := func(i int) string { s, _ := v[i].(string); return s }
-		num := func(i int) int64 { n, _ := strconv.ParseInt(str(i), 10, 64); return n }
-		if str(9) != "running" {
-			continue
+		if j, ok := parseJob(JobID(id), cmds[i].Val()); ok && j.State == JobRunning {
+			s.Jobs = append(s.Jobs, j)
 		}
-		j := JobStatus{ID: JobID(id), ArticleID: JobID(id).story(), Breaking: str(1) == "1", Priority: str(2) == "1",
-			By: num(3), Queued: time.UnixMilli(num(4)), Sent: num(5), Failed: num(6), Skipped: num(7), Done: str(8) == "1"}
-		if a, err := decodeStory(str(0)); err == nil {
-			j.Lang, j.Title = a.Lang, a.Title
-		}
-		s.Jobs = append(s.Jobs, j)
 	}
 	return s, nil
+}
+
+// jobFields are the fields of a job's hash that make its JobStatus, in parseJob's order.
+var jobFields = []string{"a", "brk", "hi", "by", "at", "sent", "failed", "skipped", "ex", "st", "fin"}
+
+// parseJob makes a JobStatus from HMGET jobFields; false when the job does not exist.
+func parseJob(id JobID, v []any) (JobStatus, bool) {
+	str := func(i int) string {
+		if i >= len(v) {
+			return ""
+		}
+		s, _ := v[i].(string)
+		return s
+	}
+	num := func(i int) int64 { n, _ := strconv.ParseInt(str(i), 10, 64); return n }
+	if str(9) == "" {
+		return JobStatus{}, false
+	}
+	j := JobStatus{ID: id, State: JobState(str(9)), ArticleID: id.story(), Breaking: str(1) == "1", Priority: str(2) == "1",
+		By: num(3), Queued: time.UnixMilli(num(4)), Sent: num(5), Failed: num(6), Skipped: num(7), Done: str(8) == "1"}
+	if ms := num(10); ms > 0 {
+		j.Finished = time.UnixMilli(ms)
+	}
+	if a, err := decodeStory(str(0)); err == nil {
+		j.Lang, j.Title = a.Lang, a.Title
+	}
+	return j, true
+}
+
+// Job returns the status of any job, running or finished, for as long as its story's records
+// are kept (LedgerTTL); false when there is no such job. One round trip.
+func (e *Engine) Job(ctx context.Context, id JobID) (JobStatus, bool, error) {
+	v, err := e.rdb.HMGet(ctx, e.keys.job(id), jobFields...).Result()
+	if err != nil {
+		return JobStatus{}, false, fmt.Errorf("read job %s: %w", id, err)
+	}
+	j, ok := parseJob(id, v)
+	return j, ok, nil
+}
+
+// Delivered reports whether a story went out before: it has a channel post (or one whose
+// outcome a crash left unknown), or a fan-out job — made when the watcher published it or
+// when an admin pushed it. One round trip. Stories older than LedgerTTL are forgotten.
+func (e *Engine) Delivered(ctx context.Context, articleID string) (bool, error) {
+	var posts *redis.StringSliceCmd
+	var meta *redis.SliceCmd
+	var auto *redis.IntCmd
+	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		posts = p.HVals(ctx, e.keys.channels(articleID))
+		meta = p.HMGet(ctx, e.keys.meta(articleID), "first", "seq")
+		// Stories delivered before the "first" mark existed: the job Publish makes, or any push.
+		auto = p.Exists(ctx, e.keys.job(newJobID(articleID, 0)))
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery history of %s: %w", articleID, err)
+	}
+	if m := meta.Val(); len(m) == 2 && (m[0] != nil || m[1] != nil) || auto.Val() > 0 {
+		return true, nil
+	}
+	for _, v := range posts.Val() {
+		if v == chanPosting || strings.HasPrefix(v, "p:") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// storyCmds counts one more story delivered in the current hour.
+func (e *Engine) storyCmds(ctx context.Context, p redis.Pipeliner) {
+	k := e.keys.stats(time.Now())
+	p.HIncrBy(ctx, k, "stories", 1)
+	p.Expire(ctx, k, statsWindow+2*time.Hour)
 }
 
 // statsCmds queues the hourly counter updates on p.
