@@ -50,6 +50,13 @@ type DeliveryHistory interface {
 	Delivered(ctx context.Context, articleID string) (bool, error)
 }
 
+// JobHistory is optionally implemented by the Publisher: the status of a job, running or
+// finished, so /audit shows how a push ended. Without it, /audit shows only the audience
+// at push time.
+type JobHistory interface {
+	Job(ctx context.Context, id delivery.JobID) (delivery.JobStatus, bool, error)
+}
+
 // Renderer renders a story as readers get it; *post.Renderer satisfies it. It must be the one
 // delivery renders with, or the preview would lie.
 type Renderer interface {

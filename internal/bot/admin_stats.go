@@ -8,22 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"newsbot/internal/article"
 	"newsbot/internal/delivery"
 	"newsbot/internal/subscriber"
 )
 
 // statsJobsShown bounds the fan-outs /stats lists, to stay one short phone screen.
 const statsJobsShown = 5
-
-// statsStoriesScanned is how many newest stories per language /stats looks through to count
-// the last 24 hours' (a newsroom publishing more than that a day sees "N+").
-const statsStoriesScanned = 500
-
-// latestStories is optional on Stories: the /latest source also counts the day's stories.
-type latestStories interface {
-	Latest(ctx context.Context, langs []string, n int) ([]article.Article, error)
-}
 
 // cmdStats shows readers, the last 24 hours of delivery, running fan-outs and admin pushes.
 // Each part that fails is left out with a note, so one broken part does not hide the rest.
@@ -45,20 +35,6 @@ func (b *Bot) cmdStats(ctx context.Context, c *call) error {
 
 	since := b.now().Add(-24 * time.Hour)
 	day := []string{h("admin_stats_day")}
-	if ls, ok := b.stories.(latestStories); ok {
-		stories, err := ls.Latest(ctx, b.langs, statsStoriesScanned)
-		if err != nil {
-			b.log.Warn("bot: /stats stories", "err", err)
-		} else {
-			n := 0
-			for _, a := range stories {
-				if !a.PublishedAt.Before(since) {
-					n++
-				}
-			}
-			day = append(day, line("admin_stats_stories", map[string]any{"Stories": b.texts.Plural(lang, "admin_n_stories", n, nil)}))
-		}
-	}
 	var ds delivery.Stats
 	haveDelivery := false
 	if b.pub != nil {
@@ -68,6 +44,9 @@ func (b *Bot) cmdStats(ctx context.Context, c *call) error {
 			day = append(day, line("admin_stats_unavailable", nil))
 		} else {
 			haveDelivery = true
+			// Stories delivery sent out (published or pushed), each once: what went out, not
+			// what the newsroom wrote.
+			day = append(day, line("admin_stats_stories", map[string]any{"Stories": b.texts.Plural(lang, "admin_n_stories", int(ds.Stories), nil)}))
 			day = append(day, line("admin_stats_sent", map[string]any{"Messages": b.texts.Plural(lang, "admin_n_messages", int(ds.Sent), nil)}))
 			day = append(day, b.failureLines(lang, ds.Failed)...)
 			day = append(day, line("admin_stats_429", map[string]any{"Count": ds.RateLimited}))
@@ -183,13 +162,7 @@ func (b *Bot) jobLine(lang string, j delivery.JobStatus) string {
 	if j.By != 0 {
 		head += " 👤"
 	}
-	progress := esc(b.t(lang, "admin_stats_job_progress", map[string]any{
-		"Handled": j.Handled(), "Sent": j.Sent, "Skipped": j.Skipped, "Failed": j.Failed,
-	}))
-	if j.Done {
-		progress += " · " + esc(b.t(lang, "admin_stats_job_finishing", nil))
-	}
-	return head + "\n  " + progress
+	return head + "\n  " + b.jobOutcome(lang, j)
 }
 
 // cmdAudit lists the newest pushes, with live progress for fan-outs still running.
@@ -204,16 +177,7 @@ func (b *Bot) cmdAudit(ctx context.Context, c *call) error {
 	if len(entries) == 0 {
 		return b.reply(ctx, c, "admin_audit_empty")
 	}
-	running := map[string]delivery.JobStatus{}
-	if b.pub != nil {
-		if ds, err := b.pub.Stats(ctx); err == nil {
-			for _, j := range ds.Jobs {
-				running[string(j.ID)] = j
-			}
-		} else {
-			b.log.Warn("bot: /audit delivery progress", "err", err)
-		}
-	}
+	jobs, _ := b.pub.(JobHistory)
 	lines := []string{"<b>" + esc(b.t(lang, "admin_audit_title", nil)) + "</b>"}
 	for i, e := range entries {
 		head := strconv.Itoa(i+1) + ". «" + esc(truncate(e.Title, 80)) + "» (" + esc(e.Lang) + ")"
@@ -226,11 +190,44 @@ func (b *Bot) cmdAudit(ctx context.Context, c *call) error {
 			detail += " · " + esc(b.readersCount(lang, e.Audience))
 		}
 		lines = append(lines, "", head, who, detail)
-		if j, ok := running[e.JobID]; ok {
-			lines = append(lines, esc(b.t(lang, "admin_stats_job_progress", map[string]any{
-				"Handled": j.Handled(), "Sent": j.Sent, "Skipped": j.Skipped, "Failed": j.Failed,
-			})))
+		if jobs == nil || e.JobID == "" {
+			continue
+		}
+		// One round trip per entry, at most auditShown of them: fine for an editor's command.
+		j, ok, err := jobs.Job(ctx, delivery.JobID(e.JobID))
+		if err != nil {
+			b.log.Warn("bot: /audit job status", "job", e.JobID, "err", err)
+			continue
+		}
+		if ok {
+			lines = append(lines, b.jobOutcome(lang, j))
 		}
 	}
 	return b.send(ctx, c.chatID, strings.Join(lines, "\n"), nil)
+}
+
+// jobOutcome is how a pushed job is doing: its progress while it runs, the final counts once
+// it is over.
+func (b *Bot) jobOutcome(lang string, j delivery.JobStatus) string {
+	switch j.State {
+	case delivery.JobDone:
+		// Handled is the audience the job walked: readers sent to, who had it, who failed.
+		return esc(b.t(lang, "admin_audit_finished", map[string]any{
+			"Sent": j.Sent, "Readers": b.texts.Plural(lang, "admin_n_of_readers", int(j.Handled()), nil),
+			"Skipped": j.Skipped, "Failed": j.Failed,
+		}))
+	case delivery.JobRetracted:
+		return esc(b.t(lang, "admin_audit_retracted", map[string]any{
+			"Messages": b.texts.Plural(lang, "admin_n_messages", int(j.Sent), nil),
+		}))
+	case delivery.JobAbandoned:
+		return esc(b.t(lang, "admin_audit_abandoned", nil))
+	}
+	progress := esc(b.t(lang, "admin_stats_job_progress", map[string]any{
+		"Handled": j.Handled(), "Sent": j.Sent, "Skipped": j.Skipped, "Failed": j.Failed,
+	}))
+	if j.Done {
+		progress += " · " + esc(b.t(lang, "admin_stats_job_finishing", nil))
+	}
+	return progress
 }
