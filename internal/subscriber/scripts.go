@@ -101,7 +101,7 @@ local old = load(KEYS[1])
 local new = {l = ARGV[4], sl = ARGV[5], t = ARGV[6], a = ARGV[7], s = ARGV[8], j = ARGV[9],
   u = ARGV[3], g = ARGV[10], c = ARGV[11]}
 if new.j == '0' then
-  if old and old.j then new.j = old.j else new.j = ARGV[3] end
+  if old and tonumber(old.j) then new.j = old.j else new.j = ARGV[3] end
 end
 if new.c == '' and old and old.c then new.c = old.c end
 move(id, old, id, new)
