@@ -18,7 +18,9 @@ import (
 // Channel post states in the story's channels hash (channel → state):
 //
 //	"w"                                    posting (or a crash left the outcome unknown)
-//	"p:<message id>:<method>:<image url>"  posted; kept so that corrections can edit it
+//	"p:<message id>:<method>:<image url>"  posted; kept so that corrections can edit it;
+//	                                       message id 0: deleted for a repost that failed,
+//	                                       to be posted by the next correction
 //	"r"                                    retracted: deleted, never posted again
 const (
 	chanPosting   = "w"
@@ -88,11 +90,31 @@ func (e *Engine) postChannel(ctx context.Context, a article.Article) error {
 
 // inDoubt reports whether a failed call may still have reached Telegram (no answer came).
 func inDoubt(err error) bool {
+	if errors.As(err, new(notSent)) {
+		return false
+	}
 	var te *telegram.Error
 	if errors.As(err, &te) {
 		return te.Code == 0 && !beforeSend(err)
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// notSent wraps an error that ended a call before its request left (ctx done while waiting
+// for a slot or a retry, the limiter unreachable): nothing reached Telegram, so a later
+// attempt may post without risking a second copy.
+type notSent struct{ err error }
+
+func (n notSent) Error() string { return n.err.Error() }
+func (n notSent) Unwrap() error { return n.err }
+
+// refused reports whether Telegram turned a channel call down for good (the bot is not in
+// the channel, the channel is gone, the post is malformed): an answer came, and sending
+// again will not help.
+func refused(err error) bool {
+	var te *telegram.Error
+	return errors.As(err, &te) && te.Code != 0 &&
+		!errors.Is(err, telegram.ErrTransient) && !errors.Is(err, telegram.ErrRetryAfter)
 }
 
 // sendOne makes one Bot API call for a channel, on the global schedule, waiting out 429s and
@@ -101,7 +123,10 @@ func (e *Engine) sendOne(ctx context.Context, ch string, p post.Post) (telegram.
 	backoff := e.opt.Backoff
 	for attempt := 0; ; attempt++ {
 		if err := e.lim.waitSlot(ctx, ch); err != nil {
-			return telegram.Message{}, err
+			return telegram.Message{}, notSent{err}
+		}
+		if err := ctx.Err(); err != nil {
+			return telegram.Message{}, notSent{err}
 		}
 		msg, err := e.tg.Send(ctx, p.Method, p.Params)
 		if err == nil {
@@ -117,7 +142,7 @@ func (e *Engine) sendOne(ctx context.Context, ch string, p post.Post) (telegram.
 			}
 		case errors.Is(err, telegram.ErrTransient) && !inDoubt(err) && attempt < e.opt.Retries:
 			if err := sleepUntil(ctx, time.Now().Add(backoff)); err != nil {
-				return telegram.Message{}, err
+				return telegram.Message{}, notSent{err}
 			}
 			backoff *= 2
 		default:
@@ -163,6 +188,8 @@ func (e *Engine) correctOne(ctx context.Context, a article.Article, ch string, c
 	params["message_id"] = cp.msgID
 	var method string
 	switch {
+	case cp.msgID == 0:
+		return e.repost(ctx, a, ch, cp, p)
 	case p.Method == cp.method && p.Method == "sendPhoto" && cp.image == a.ImageURL:
 		method = "editMessageCaption"
 		delete(params, "photo")
@@ -204,8 +231,10 @@ func (e *Engine) correctOne(ctx context.Context, a article.Article, ch string, c
 
 // repost replaces a channel post that cannot be edited into the corrected one.
 func (e *Engine) repost(ctx context.Context, a article.Article, ch string, cp channelPost, p post.Post) error {
-	if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
-		return err
+	if cp.msgID != 0 {
+		if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
+			return err
+		}
 	}
 	key := e.keys.channels(a.ID)
 	if err := e.rdb.HSet(ctx, key, ch, chanPosting).Err(); err != nil {
@@ -213,6 +242,14 @@ func (e *Engine) repost(ctx context.Context, a article.Article, ch string, cp ch
 	}
 	msg, err := e.sendOne(ctx, ch, p)
 	if err != nil {
+		if !inDoubt(err) {
+			// The old post is gone and the new one was not posted: remember that, so that
+			// the correction, offered again, posts it instead of finding nothing to edit.
+			gone := channelPost{method: cp.method, image: cp.image}
+			if herr := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, gone.String()).Err(); herr != nil {
+				err = errors.Join(err, herr)
+			}
+		}
 		return fmt.Errorf("repost: %w", err)
 	}
 	st := channelPost{msgID: msg.MessageID, method: p.Method, image: a.ImageURL}
@@ -247,9 +284,12 @@ func (e *Engine) Retract(ctx context.Context, a article.Article) error {
 		if !ok {
 			continue
 		}
-		if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
-			errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))
-			continue
+		// Message id 0: deleted already by a repost that failed; nothing left to delete.
+		if cp.msgID != 0 {
+			if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
+				errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))
+				continue
+			}
 		}
 		if err := e.rdb.HSet(ctx, key, ch, chanRetracted).Err(); err != nil {
 			errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))

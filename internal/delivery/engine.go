@@ -194,13 +194,26 @@ func (e *Engine) Publish(ctx context.Context, a article.Article) error {
 		e.log.Info("story was retracted, not publishing", "article_id", a.ID)
 		return nil
 	}
-	if err := e.postChannel(ctx, a); err != nil {
+	if err := e.postChannel(ctx, a); err != nil && !e.channelRefused(a, err) {
 		return fmt.Errorf("publish %s: %w", a.ID, err)
 	}
 	if _, err := e.enqueue(ctx, a, newJobID(a.ID, 0), a.Breaking, a.Breaking, 0); err != nil {
 		return fmt.Errorf("publish %s: %w", a.ID, err)
 	}
 	return nil
+}
+
+// channelRefused logs a channel post Telegram turned down for good and reports whether it
+// was one. Readers must not pay for a misconfigured channel (the bot removed from it, a
+// renamed channel): the fan-out goes ahead, and as nothing was posted, the next push of the
+// story tries the channel again.
+func (e *Engine) channelRefused(a article.Article, err error) bool {
+	if !refused(err) {
+		return false
+	}
+	e.log.Error("channel refused the story; readers get it all the same", "article_id", a.ID,
+		"lang", a.Lang, "channel", e.opt.Channels[a.Lang], "err", err)
+	return true
 }
 
 // ErrRetracted is Push's answer for a story that was withdrawn.
@@ -216,7 +229,7 @@ func (e *Engine) Push(ctx context.Context, a article.Article, opt PushOptions) (
 	if retracted || a.Retracted {
 		return "", fmt.Errorf("push %s: %w", a.ID, ErrRetracted)
 	}
-	if err := e.postChannel(ctx, a); err != nil {
+	if err := e.postChannel(ctx, a); err != nil && !e.channelRefused(a, err) {
 		return "", fmt.Errorf("push %s: %w", a.ID, err)
 	}
 	n, err := e.rdb.HIncrBy(ctx, e.keys.meta(a.ID), "seq", 1).Result()
