@@ -50,8 +50,9 @@ func InstanceID() string {
 // handOn claims a valid article, hands it to the handler and confirms it. It returns the kind
 // handed on (0: nothing to do), errBusy when another copy holds the claim, or the error that
 // kept the story from being handed on (the claim is then released so a retry need not wait).
-func (d Deps) handOn(ctx context.Context, sourceKind string, a article.Article, origin string) (Kind, error) {
-	kind, err := d.Store.claim(ctx, a, d.Owner)
+// order is the version's place in an ordered source (see Store.run), "" for none.
+func (d Deps) handOn(ctx context.Context, sourceKind string, a article.Article, origin, order string) (Kind, error) {
+	kind, err := d.Store.claim(ctx, a, d.Owner, order)
 	if err != nil || kind == 0 {
 		return 0, err
 	}
@@ -71,7 +72,7 @@ func (d Deps) handOn(ctx context.Context, sourceKind string, a article.Article, 
 	defer cancel()
 	var ok bool
 	for attempt := 1; ; attempt++ {
-		if ok, err = d.Store.confirm(cctx, a, d.Owner); err == nil || attempt == 3 || !sleep(cctx, time.Duration(attempt)*200*time.Millisecond) {
+		if ok, err = d.Store.confirm(cctx, a, d.Owner, order); err == nil || attempt == 3 || !sleep(cctx, time.Duration(attempt)*200*time.Millisecond) {
 			break
 		}
 	}

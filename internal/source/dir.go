@@ -249,7 +249,7 @@ func (d *Dir) start(ctx context.Context) error {
 			d.process(ctx, f.name, now)
 			continue
 		}
-		ok, err := d.deps.Store.seed(ctx, f.a, d.deps.Owner)
+		ok, err := d.deps.Store.seed(ctx, f.a, d.deps.Owner, "")
 		if err != nil {
 			return err
 		}
@@ -405,7 +405,7 @@ func (d *Dir) process(ctx context.Context, name string, now time.Time) {
 	}
 	st.id = a.ID
 	d.warnSharedID(name, a.ID)
-	_, err = d.deps.handOn(ctx, "dir", a, "dir:"+path)
+	_, err = d.deps.handOn(ctx, "dir", a, "dir:"+path, "")
 	if err != nil {
 		st.status = fileHandRetry
 		st.fails++

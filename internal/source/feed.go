@@ -260,12 +260,12 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	if !st.initialised {
 		for i, a := range valid {
 			if i >= len(valid)-f.opt.Backfill {
-				if _, err := f.deps.handOn(ctx, "feed", a, name); err != nil {
+				if _, err := f.deps.handOn(ctx, "feed", a, name, ""); err != nil {
 					failed = true
 				}
 				continue
 			}
-			ok, err := f.deps.Store.seed(ctx, a, f.deps.Owner)
+			ok, err := f.deps.Store.seed(ctx, a, f.deps.Owner, "")
 			if err != nil {
 				return err
 			}
@@ -284,7 +284,7 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 			"seen", len(valid)-min(f.opt.Backfill, len(valid)), "backfilled", min(f.opt.Backfill, len(valid)))
 	} else {
 		for _, a := range valid {
-			if _, err := f.deps.handOn(ctx, "feed", a, name); err != nil {
+			if _, err := f.deps.handOn(ctx, "feed", a, name, ""); err != nil {
 				failed = true
 				if !errors.Is(err, errBusy) && ctx.Err() == nil {
 					f.deps.Log.Warn("story not handed on; will retry", "feed", fc.URL, "article_id", a.ID, "error", err)

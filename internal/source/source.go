@@ -15,6 +15,11 @@
 //     can be handed on twice (a hand-on slower than ClaimTTL, or a copy killed after the
 //     Handler succeeded and before the confirm); delivery's once-only ledger absorbs it.
 //
+// Order: a stream's entries are ordered, and a story's later entry is its newer version. The
+// record keeps the id of the entry it was last handed on (or seen) from, and an older entry
+// — retried after a failed hand-on, or taken over from a dead copy — is then nothing to
+// hand on, so it cannot put an old text back over a correction.
+//
 // First start: each source (a directory, a feed URL, a stream) has a marker in Redis. When it
 // is missing, the stories already there are recorded as seen without being handed on (the
 // newest Backfill of them are handed on), then the marker is set. Later starts hand on

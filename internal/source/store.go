@@ -102,13 +102,16 @@ end
 var claimScript = redis.NewScript(recordLua + `
 local K, LATEST, URLS = KEYS[1], KEYS[2], KEYS[3]
 local hash, retracted, owner, now, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local cur = redis.call('HMGET', K, 'h', 'r', 'p', 'po', 'pt')
+local order = ARGV[14]
+local cur = redis.call('HMGET', K, 'h', 'r', 'p', 'po', 'pt', 'o')
 if cur[1] == hash then return 0 end
+if order ~= '' and cur[6] and cur[6] >= order then return 0 end
 if cur[3] and cur[4] ~= owner and tonumber(cur[5]) + ttl > now then return -1 end
 local kind
 if retracted == '1' then
   if not cur[1] or cur[2] == '1' then
     record(K, LATEST, URLS, hash, retracted, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], now, tonumber(ARGV[11]), ARGV[12], ARGV[13])
+    if order ~= '' then redis.call('HSET', K, 'o', order) end
     return 0
   end
   kind = 3
@@ -129,6 +132,7 @@ local hash, retracted, owner, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local cur = redis.call('HMGET', K, 'p', 'po')
 if cur[1] ~= hash or cur[2] ~= owner then return 0 end
 record(K, LATEST, URLS, hash, retracted, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], now, tonumber(ARGV[11]), ARGV[12], ARGV[13])
+if ARGV[14] ~= '' then redis.call('HSET', K, 'o', ARGV[14]) end
 return 1
 `)
 
@@ -137,10 +141,14 @@ return 1
 var seedScript = redis.NewScript(recordLua + `
 local K, LATEST, URLS = KEYS[1], KEYS[2], KEYS[3]
 local hash, retracted, owner, now, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local cur = redis.call('HMGET', K, 'h', 'p', 'pt')
-if cur[1] then return 0 end
+local order = ARGV[14]
+local cur = redis.call('HMGET', K, 'h', 'p', 'pt', 'o')
+-- A later entry of the same stream (a correction already there at the first start)
+-- replaces the version recorded from an earlier one.
+if cur[1] and not (order ~= '' and cur[4] and cur[4] < order and cur[1] ~= hash) then return 0 end
 if cur[2] and tonumber(cur[3]) + ttl > now then return 0 end
 record(K, LATEST, URLS, hash, retracted, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], now, tonumber(ARGV[11]), ARGV[12], ARGV[13])
+if order ~= '' then redis.call('HSET', K, 'o', order) end
 return 1
 `)
 
@@ -151,7 +159,11 @@ if cur[1] == ARGV[1] and cur[2] == ARGV[2] then redis.call('HDEL', KEYS[1], 'p',
 return 0
 `)
 
-func (s *Store) run(ctx context.Context, script *redis.Script, a article.Article, owner string) (int64, error) {
+// run calls one of the scripts. order places the story's version in its source (a stream
+// entry id, see streamID.order); "" when the source has no order (a file, a feed): a story
+// is never handed on from an entry older than the one it was last handed on from, so a
+// retried or taken-over old entry cannot undo a newer correction.
+func (s *Store) run(ctx context.Context, script *redis.Script, a article.Article, owner, order string) (int64, error) {
 	js, err := json.Marshal(a)
 	if err != nil {
 		return 0, fmt.Errorf("encode article %s: %w", a.ID, err)
@@ -164,7 +176,7 @@ func (s *Store) run(ctx context.Context, script *redis.Script, a article.Article
 	args := []any{
 		a.Hash(), retracted, owner, s.now().UnixMilli(), s.claimTTL.Milliseconds(),
 		js, a.PublishedAt.UnixMilli(), a.ID, a.URL, a.Lang, s.keep,
-		s.keys.story(""), s.keys.latest(""),
+		s.keys.story(""), s.keys.latest(""), order,
 	}
 	return script.Run(ctx, s.rdb, keysList, args...).Int64()
 }
@@ -172,8 +184,8 @@ func (s *Store) run(ctx context.Context, script *redis.Script, a article.Article
 // claim decides what the article is. Kind 0: nothing to hand on (seen with this content, or
 // recorded silently). Otherwise the story is claimed by owner: hand it on, then confirm (or
 // release on failure). errBusy: another copy is handing it on; try later.
-func (s *Store) claim(ctx context.Context, a article.Article, owner string) (Kind, error) {
-	n, err := s.run(ctx, claimScript, a, owner)
+func (s *Store) claim(ctx context.Context, a article.Article, owner, order string) (Kind, error) {
+	n, err := s.run(ctx, claimScript, a, owner, order)
 	if err != nil {
 		return 0, fmt.Errorf("claim story %s: %w", a.ID, err)
 	}
@@ -185,8 +197,8 @@ func (s *Store) claim(ctx context.Context, a article.Article, owner string) (Kin
 
 // confirm records a claimed story as handed on. It reports false when the claim had expired
 // and was re-taken by another copy (the story was then handed on twice; see ClaimTTL).
-func (s *Store) confirm(ctx context.Context, a article.Article, owner string) (bool, error) {
-	n, err := s.run(ctx, confirmScript, a, owner)
+func (s *Store) confirm(ctx context.Context, a article.Article, owner, order string) (bool, error) {
+	n, err := s.run(ctx, confirmScript, a, owner, order)
 	if err != nil {
 		return false, fmt.Errorf("confirm story %s: %w", a.ID, err)
 	}
@@ -202,8 +214,8 @@ func (s *Store) release(ctx context.Context, a article.Article, owner string) er
 }
 
 // seed records the article as seen without handing it on, unless it is known already.
-func (s *Store) seed(ctx context.Context, a article.Article, owner string) (bool, error) {
-	n, err := s.run(ctx, seedScript, a, owner)
+func (s *Store) seed(ctx context.Context, a article.Article, owner, order string) (bool, error) {
+	n, err := s.run(ctx, seedScript, a, owner, order)
 	if err != nil {
 		return false, fmt.Errorf("record story %s as seen: %w", a.ID, err)
 	}

@@ -18,41 +18,41 @@ func TestStoreClaimIsAtomicAndSurvivesAFailedHandOn(t *testing.T) {
 	st.now = func() time.Time { return now }
 	a := story("s1", "kk", now)
 
-	if k, err := st.claim(ctx, a, "copy-a"); err != nil || k != New {
+	if k, err := st.claim(ctx, a, "copy-a", ""); err != nil || k != New {
 		t.Fatalf("first claim = %v, %v; want new", k, err)
 	}
-	if _, err := st.claim(ctx, a, "copy-b"); !errors.Is(err, errBusy) {
+	if _, err := st.claim(ctx, a, "copy-b", ""); !errors.Is(err, errBusy) {
 		t.Fatalf("second copy's claim err = %v; want busy while copy-a hands it on", err)
 	}
 	// copy-a's hand-on failed: it releases, and the story is still new for whoever comes next.
 	if err := st.release(ctx, a, "copy-a"); err != nil {
 		t.Fatal(err)
 	}
-	if k, err := st.claim(ctx, a, "copy-b"); err != nil || k != New {
+	if k, err := st.claim(ctx, a, "copy-b", ""); err != nil || k != New {
 		t.Fatalf("claim after release = %v, %v; want new", k, err)
 	}
 	// copy-b dies before confirming; after ClaimTTL another copy re-takes the claim.
 	now = now.Add(61 * time.Second)
-	if k, err := st.claim(ctx, a, "copy-c"); err != nil || k != New {
+	if k, err := st.claim(ctx, a, "copy-c", ""); err != nil || k != New {
 		t.Fatalf("claim after ClaimTTL = %v, %v; want new (re-taken)", k, err)
 	}
-	if ok, err := st.confirm(ctx, a, "copy-b"); err != nil || ok {
+	if ok, err := st.confirm(ctx, a, "copy-b", ""); err != nil || ok {
 		t.Errorf("late confirm by copy-b = %v, %v; want false (claim lost)", ok, err)
 	}
-	if ok, err := st.confirm(ctx, a, "copy-c"); err != nil || !ok {
+	if ok, err := st.confirm(ctx, a, "copy-c", ""); err != nil || !ok {
 		t.Fatalf("confirm by copy-c = %v, %v", ok, err)
 	}
-	if k, err := st.claim(ctx, a, "copy-a"); err != nil || k != 0 {
+	if k, err := st.claim(ctx, a, "copy-a", ""); err != nil || k != 0 {
 		t.Errorf("claim of a confirmed story = %v, %v; want nothing", k, err)
 	}
 	a.Title = "Corrected"
-	if k, _ := st.claim(ctx, a, "copy-a"); k != Correction {
+	if k, _ := st.claim(ctx, a, "copy-a", ""); k != Correction {
 		t.Errorf("changed content = %v, want correction", k)
 	}
 	// A retraction of a story never seen is recorded, nothing to hand on.
 	r := story("never-seen", "kk", now)
 	r.Retracted = true
-	if k, err := st.claim(ctx, r, "copy-a"); err != nil || k != 0 {
+	if k, err := st.claim(ctx, r, "copy-a", ""); err != nil || k != 0 {
 		t.Errorf("retraction of an unknown story = %v, %v; want nothing", k, err)
 	}
 }
@@ -66,7 +66,7 @@ func TestStoreLatestGetFindByURLAndTrim(t *testing.T) {
 	st.now = func() time.Time { seen = seen.Add(time.Second); return seen }
 	record := func(id, lang string, pub time.Time) {
 		t.Helper()
-		if _, err := st.seed(ctx, story(id, lang, pub), "me"); err != nil {
+		if _, err := st.seed(ctx, story(id, lang, pub), "me", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,7 +101,7 @@ func TestStoreLatestGetFindByURLAndTrim(t *testing.T) {
 	if _, ok, _ := st.FindByURL(ctx, "https://example.kz/kk/news/kk-1"); ok {
 		t.Error("kk-1 still found by URL after trimming")
 	}
-	if k, err := st.claim(ctx, story("kk-1", "kk", base), "me"); err != nil || k != 0 {
+	if k, err := st.claim(ctx, story("kk-1", "kk", base), "me", ""); err != nil || k != 0 {
 		t.Errorf("trimmed story claimed as %v, %v; want nothing (still seen)", k, err)
 	}
 	latest, _ = st.Latest(ctx, []string{"kk"}, 10)

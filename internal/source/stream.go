@@ -304,7 +304,7 @@ func (s *Stream) entry(ctx context.Context, m redis.XMessage) bool {
 		return s.deadLetter(ctx, m, "entry_id", err.Error())
 	}
 	if !id.after(s.seedUntil) {
-		ok, err := s.deps.Store.seed(ctx, a, s.deps.Owner)
+		ok, err := s.deps.Store.seed(ctx, a, s.deps.Owner, id.order())
 		if err != nil {
 			s.deps.Log.Warn("recording stream entry as seen; will retry", "entry_id", m.ID, "error", err)
 			return false
@@ -314,7 +314,7 @@ func (s *Stream) entry(ctx context.Context, m redis.XMessage) bool {
 		}
 		return s.ack(ctx, m.ID)
 	}
-	if _, err := s.deps.handOn(ctx, "stream", a, origin); err != nil {
+	if _, err := s.deps.handOn(ctx, "stream", a, origin, id.order()); err != nil {
 		if !errors.Is(err, errBusy) && ctx.Err() == nil {
 			s.deps.Log.Warn("story not handed on; entry left pending, will retry",
 				"stream", s.stream, "entry_id", m.ID, "article_id", a.ID, "error", err)
@@ -368,5 +368,8 @@ func parseStreamID(s string) (streamID, error) {
 	}
 	return streamID{ms, seq}, nil
 }
+
+// order is the id as a string that sorts like the ids (fixed width), for the Store.
+func (a streamID) order() string { return fmt.Sprintf("%020d-%020d", a.ms, a.seq) }
 
 func (a streamID) after(b streamID) bool { return a.ms > b.ms || (a.ms == b.ms && a.seq > b.seq) }
