@@ -178,7 +178,7 @@ func (b *Bot) pressSettings(ctx context.Context, p *press) error {
 	case actUI:
 		if arg == p.reader.Lang {
 			// Nothing to redraw; Telegram would refuse an edit that changes nothing.
-			b.answer(ctx, p, b.t(arg, "bot_language_set", map[string]any{"Lang": b.selfName(arg)}))
+			b.answer(ctx, p, b.t(arg, "bot_language_set", map[string]any{"Lang": b.langsInText(arg, []string{arg})}))
 			return nil
 		}
 		// The welcome's language row is a quick "I read this language": stories follow. On
@@ -287,14 +287,14 @@ func (b *Bot) setInterface(ctx context.Context, r subscriber.Reader, lang string
 			return r, "", err
 		}
 	}
-	return nr, b.t(lang, "bot_language_set", map[string]any{"Lang": b.selfName(lang)}), nil
+	return nr, b.t(lang, "bot_language_set", map[string]any{"Lang": b.langsInText(lang, []string{lang})}), nil
 }
 
 // toggleNews adds or removes a story language; the last one stays (changed false). The
 // toggle is read and written in one atomic step of the store, so two quick presses, even
 // handled by two running copies, never undo each other.
 func (b *Bot) toggleNews(ctx context.Context, r subscriber.Reader, lang string) (subscriber.Reader, string, bool, error) {
-	data := map[string]any{"Lang": b.langNames(r.Lang, []string{lang})}
+	data := map[string]any{"Lang": b.langsInText(r.Lang, []string{lang})}
 	nr, err := b.readers.Update(ctx, r.ChatID, func(cur *subscriber.Reader, exists bool) error {
 		if !exists {
 			return subscriber.ErrNotFound
@@ -411,5 +411,5 @@ func (b *Bot) newsIn(ui, lang string) string {
 	if s := b.texts.T(ui, id, nil); s != "" && s != id {
 		return s
 	}
-	return b.t(ui, "bot_news_in", map[string]any{"Lang": b.langNames(ui, []string{lang})})
+	return b.t(ui, "bot_news_in", map[string]any{"Lang": b.langsInText(ui, []string{lang})})
 }

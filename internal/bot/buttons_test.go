@@ -124,7 +124,7 @@ func TestStartKeyboardTogglesAndSwitchesLanguage(t *testing.T) {
 	if edited.MessageID != msg.MessageID {
 		t.Fatal("language switch sent a new message")
 	}
-	mustContain(t, edited.Text(), words["ru"].welcome, "Русский")
+	mustContain(t, edited.Text(), words["ru"].welcome, "русский")
 	kb = buttons(t, edited)
 	if b := find(t, kb, "s1:t:economy"); b.Text != checkMark+"Экономика" {
 		t.Errorf("economy button after switching to ru: %q", b.Text)
@@ -152,7 +152,7 @@ func TestLanguageKeyboard(t *testing.T) {
 			h.say(reader, "/start")
 			id := h.languageMessage(reader)
 			msg := h.last(reader.id)
-			mustContain(t, msg.Text(), w.self)
+			mustContain(t, msg.Text(), w.langSet)
 			kb := buttons(t, msg)
 			if len(kb) != 4 || len(kb[0]) != 3 {
 				t.Fatalf("keyboard %v: want a row of 3 interface languages and 3 story-language rows", kb)
@@ -185,7 +185,7 @@ func TestLanguageKeyboard(t *testing.T) {
 			// The interface language alone changes when the reader chose story languages.
 			ans = h.press(reader.id, reader, id, "l1:u:"+other)
 			mustContain(t, ans.Params["text"].(string), words[other].langSet)
-			mustContain(t, h.last(reader.id).Text(), words[other].self)
+			mustContain(t, h.last(reader.id).Text(), words[other].langSet)
 			if r := h.reader(reader.id); r.Lang != other || !slices.Equal(r.Langs, []string{other}) {
 				t.Errorf("reader = %+v", r)
 			}
@@ -261,5 +261,38 @@ func TestConcurrentLanguagePressesBothCount(t *testing.T) {
 		if got := h.reader(r.id).Langs; !slices.Equal(got, []string{"kk", "ru", "en"}) {
 			t.Errorf("reader %d pressed ru and en at once: story languages %v, want [kk ru en]", r.id, got)
 		}
+	}
+}
+
+// TestLanguageNamesInRunningText: inside a sentence Kazakh and Russian write language names in
+// lower case («Языки новостей: казахский, русский»); the capitalised names are for headings
+// and buttons only.
+func TestLanguageNamesInRunningText(t *testing.T) {
+	want := map[string]struct{ status, current, added, both, wrong string }{
+		"kk": {"Жаңалықтар тілі: қазақ тілі.", "Бот тілі: қазақ тілі.", "Жаңалықтар тілі қосылды: орыс тілі.",
+			"Жаңалықтар тілі: қазақ тілі, орыс тілі.", "Қазақ тілі,"},
+		"ru": {"Языки новостей: русский.", "Язык бота: русский.", "Добавлен язык новостей: английский.",
+			"Языки новостей: русский, английский.", "Русский"},
+		"en": {"Stories in: English.", "Bot language: English.", "Added story language: Kazakh.",
+			"Stories in: Kazakh, English.", "english"},
+	}
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			h := newHarness(t)
+			w := want[lang]
+			reader := who{id: 1050, lang: lang}
+			h.say(reader, "/start")
+			mustContain(t, h.last(reader.id).Text(), w.status)
+			id := h.languageMessage(reader)
+			mustContain(t, h.last(reader.id).Text(), w.current, w.status)
+			other := map[string]string{"kk": "ru", "ru": "en", "en": "kk"}[lang]
+			ans := h.press(reader.id, reader, id, "l1:n:"+other)
+			mustContain(t, ans.Params["text"].(string), w.added)
+			text := h.last(reader.id).Text()
+			mustContain(t, text, w.both)
+			if strings.Contains(text, w.wrong) {
+				t.Errorf("text %q\n holds %q mid-sentence", text, w.wrong)
+			}
+		})
 	}
 }

@@ -308,7 +308,7 @@ func (b *Bot) configured(r subscriber.Reader) subscriber.Reader {
 func (b *Bot) welcomeText(r subscriber.Reader, greeting string) string {
 	lines := []string{
 		esc(b.t(r.Lang, greeting, nil)),
-		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langNames(r.Lang, r.Langs)})),
+		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langsInText(r.Lang, r.Langs)})),
 		"",
 		esc(b.t(r.Lang, "bot_start_hint", nil)),
 	}
@@ -349,8 +349,8 @@ func (b *Bot) cmdLanguage(ctx context.Context, c *call) error {
 // languageText explains the two rows of the /language keyboard.
 func (b *Bot) languageText(r subscriber.Reader) string {
 	return strings.Join([]string{
-		esc(b.t(r.Lang, "bot_language_current", map[string]any{"Lang": b.selfName(r.Lang)})),
-		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langNames(r.Lang, r.Langs)})),
+		esc(b.t(r.Lang, "bot_language_current", map[string]any{"Lang": b.langsInText(r.Lang, []string{r.Lang})})),
+		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langsInText(r.Lang, r.Langs)})),
 		"",
 		esc(b.t(r.Lang, "bot_language_hint", nil)),
 	}, "\n")
@@ -462,6 +462,22 @@ func (b *Bot) langNames(lang string, langs []string) string {
 		s := b.texts.T(lang, id, nil)
 		if s == id || s == "" {
 			s = l
+		}
+		names = append(names, s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// langsInText lists languages as they stand inside a sentence in lang: «казахский, русский».
+// Kazakh and Russian write language names in lower case there; the capitalised lang_* names
+// are for headings (/stats) and buttons.
+func (b *Bot) langsInText(lang string, langs []string) string {
+	names := make([]string, 0, len(langs))
+	for _, l := range langs {
+		id := "bot_lang_" + l
+		s := b.texts.T(lang, id, nil)
+		if s == id || s == "" {
+			s = b.langNames(lang, []string{l})
 		}
 		names = append(names, s)
 	}

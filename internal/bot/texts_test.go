@@ -44,6 +44,7 @@ func TestEveryMessageIDIsTranslated(t *testing.T) {
 	for _, l := range testLangs {
 		ids["bot_news_in_"+l] = true
 		ids["lang_"+l] = true
+		ids["bot_lang_"+l] = true
 	}
 	for _, tp := range testTopics {
 		ids["topic_"+tp] = true
