@@ -66,60 +66,133 @@ type Rules struct {
 }
 
 // Parse decodes one article and validates it against the rules. The error, when not nil, is
-// a *FieldError (or several joined with errors.Join) naming the field.
+// a *FieldError (or several joined with errors.Join) naming the field. Every problem is
+// reported at once, wrong types and invalid values alike, so an editor fixes a file in one
+// pass; only a file that is not a JSON object at all stops at that.
 func Parse(data []byte, rules Rules) (Article, error) {
-	a, err := Decode(data)
-	if err != nil {
-		return Article{}, err
+	a, errs, whole := decode(data)
+	if whole != nil {
+		return Article{}, whole
+	}
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.(*FieldError).Field] = true
 	}
 	if err := rules.Validate(a); err != nil {
-		return Article{}, err
+		// A field that could not be decoded is reported once, for its type, not once more
+		// as "required".
+		for _, e := range unjoin(err) {
+			if fe, ok := e.(*FieldError); !ok || !bad[fe.Field] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		sortByField(errs)
+		return Article{}, errors.Join(errs...)
 	}
 	return a, nil
 }
 
 // Decode decodes one article object strictly: wrong types, a second value after the object
-// and invalid UTF-8 are errors. Fields newsbot does not use (a CMS may add views, tags...) are
-// ignored so that a richer export still works.
+// and invalid UTF-8 are errors, each field's problem reported. Fields newsbot does not use (a
+// CMS may add views, tags...) are ignored so that a richer export still works.
 func Decode(data []byte) (Article, error) {
+	a, errs, whole := decode(data)
+	if whole != nil {
+		return Article{}, whole
+	}
+	if len(errs) > 0 {
+		return Article{}, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+// decode returns what could be decoded, the problems of single fields (each a *FieldError),
+// and the problem that makes the whole input unusable, if any.
+func decode(data []byte) (Article, []error, error) {
+	var a Article
 	if !utf8.Valid(data) {
-		return Article{}, &FieldError{Field: "article", Reason: "not valid UTF-8"}
+		return a, nil, &FieldError{Field: "article", Reason: "not valid UTF-8"}
 	}
-	var raw struct {
-		Article
-		PublishedAt any `json:"published_at"`
-	}
+	// Notepad and other Windows editors start UTF-8 files with a byte order mark. JSON does
+	// not allow one, but it carries no meaning: refusing the file would only puzzle editors.
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil {
-		return Article{}, decodeError(err)
+	if err := dec.Decode(&fields); err != nil {
+		return a, nil, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Article{}, &FieldError{Field: "article", Reason: "unexpected data after the JSON object"}
+		return a, nil, &FieldError{Field: "article", Reason: "unexpected data after the JSON object"}
 	}
-	a := raw.Article
-	switch v := raw.PublishedAt.(type) {
+	if fields == nil {
+		return a, nil, &FieldError{Field: "article", Reason: "must be a JSON object, not null"}
+	}
+
+	var published any
+	targets := []struct {
+		name string
+		dst  any
+	}{
+		{"id", &a.ID}, {"url", &a.URL}, {"lang", &a.Lang}, {"title", &a.Title},
+		{"published_at", &published}, {"lead", &a.Lead}, {"body", &a.Body}, {"topics", &a.Topics},
+		{"image_url", &a.ImageURL}, {"image_credit", &a.ImageCredit}, {"author", &a.Author},
+		{"source", &a.Source}, {"section", &a.Section}, {"breaking", &a.Breaking}, {"retracted", &a.Retracted},
+	}
+	var errs []error
+	for _, t := range targets {
+		raw, ok := lookup(fields, t.name)
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, t.dst); err != nil {
+			errs = append(errs, fieldDecodeError(t.name, err))
+		}
+	}
+	switch v := published.(type) {
 	case nil:
 	case string:
 		if v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return Article{}, &FieldError{Field: "published_at", Reason: fmt.Sprintf("%q is not an RFC 3339 time", v)}
+				errs = append(errs, &FieldError{Field: "published_at", Reason: fmt.Sprintf("%q is not an RFC 3339 time", v)})
 			}
 			a.PublishedAt = t
 		}
 	default:
-		return Article{}, &FieldError{Field: "published_at", Reason: "must be an RFC 3339 string"}
+		errs = append(errs, &FieldError{Field: "published_at", Reason: "must be an RFC 3339 string"})
 	}
-	return a, nil
+	return a, errs, nil
+}
+
+// lookup finds a field by its name, or, as encoding/json does for structs, by a name that
+// differs only in case when the exact one is absent.
+func lookup(fields map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if raw, ok := fields[name]; ok {
+		return raw, true
+	}
+	for k, raw := range fields {
+		if strings.EqualFold(k, name) {
+			return raw, true
+		}
+	}
+	return nil, false
+}
+
+func fieldDecodeError(field string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return &FieldError{Field: field, Reason: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+	}
+	return &FieldError{Field: field, Reason: err.Error()}
 }
 
 func decodeError(err error) error {
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		// The decoder names the field by its Go path through the wrapper struct
-		// ("Article.title"); the reader of the error wrote "title".
-		field := strings.TrimPrefix(typeErr.Field, "Article.")
-		return &FieldError{Field: field, Reason: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+	if errors.As(err, &typeErr) {
+		// The top level is an array, a string, a number...: not one article.
+		return &FieldError{Field: "article", Reason: "must be a JSON object, not " + typeErr.Value}
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
@@ -129,6 +202,14 @@ func decodeError(err error) error {
 		return &FieldError{Field: "article", Reason: "incomplete JSON"}
 	}
 	return &FieldError{Field: "article", Reason: err.Error()}
+}
+
+// unjoin lists the errors inside an errors.Join.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func jsonKind(goKind string) string {
@@ -206,16 +287,20 @@ func (r Rules) Validate(a Article) error {
 			add(field, fmt.Sprintf("longer than %d characters", MaxTitleLen))
 		}
 	}
+	sortByField(errs)
+	return errors.Join(errs...)
+}
+
+func sortByField(errs []error) {
 	slices.SortStableFunc(errs, func(x, y error) int {
 		return strings.Compare(fieldOrder(x), fieldOrder(y))
 	})
-	return errors.Join(errs...)
 }
 
 // fieldOrder keeps reports in the order of the article format, so the same file gives the
 // same message every time.
 func fieldOrder(err error) string {
-	order := []string{"id", "url", "lang", "title", "published_at", "lead", "body", "topics", "image_url", "image_credit", "author", "source", "section"}
+	order := []string{"id", "url", "lang", "title", "published_at", "lead", "body", "topics", "image_url", "image_credit", "author", "source", "section", "breaking", "retracted"}
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		if i := slices.Index(order, fe.Field); i >= 0 {

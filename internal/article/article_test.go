@@ -71,7 +71,13 @@ func TestParseErrors(t *testing.T) {
 		{"bad image url", with("image_url", `"images/a.jpg"`), []string{"image_url: \"images/a.jpg\" is not an absolute"}},
 		{"trailing data", valid + ` {"id":"a2"}`, []string{"article: unexpected data after the JSON object"}},
 		{"trailing garbage", valid + `x`, []string{"article: unexpected data after the JSON object"}},
-		{"not an object", `[1,2]`, []string{"article: "}},
+		{"not an object", `[1,2]`, []string{"article: must be a JSON object, not array"}},
+		{"a string", `"story"`, []string{"article: must be a JSON object, not string"}},
+		{"null", `null`, []string{"article: must be a JSON object, not null"}},
+		// An editor fixes a file in one pass: wrong types and bad values are all listed, each
+		// field once (a title of the wrong type is not "required" as well).
+		{"types and values at once", `{"id":7,"url":"ftp://x.kz/a","lang":"en","title":["t"],"published_at":"yesterday","topics":"politics","breaking":"yes","image_url":"http://"}`,
+			[]string{"id: must be a string, not number", "url: ", "title: must be a string, not array", "published_at: \"yesterday\" is not an RFC 3339 time", "topics: must be an array, not string", "image_url: ", "breaking: must be true or false, not string"}},
 		{"truncated", valid[:40], []string{"article: incomplete JSON"}},
 		{"empty file", ``, []string{"article: incomplete JSON"}},
 		{"syntax error", `{"id": "a1",}`, []string{"article: invalid JSON at byte"}},
@@ -111,6 +117,19 @@ func problems(err error) []string {
 		return out
 	}
 	return []string{err.Error()}
+}
+
+// A byte order mark (Notepad's UTF-8) is not an error; field names differing only in case are
+// read as encoding/json reads them.
+func TestParseBOMAndCase(t *testing.T) {
+	data := "\uFEFF" + strings.Replace(valid, `"title"`, `"Title"`, 1)
+	a, err := Parse([]byte(data), rules)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if a.Title == "" {
+		t.Errorf("Title not read from \"Title\"")
+	}
 }
 
 func TestParseValid(t *testing.T) {
