@@ -254,12 +254,36 @@ func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) e
 	if markup != nil {
 		p["reply_markup"] = markup
 	}
-	_, err := b.api.Call(ctx, "sendMessage", p)
+	_, err := b.call(ctx, "sendMessage", p)
 	if err != nil {
 		b.gone(ctx, chatID, err)
 		return fmt.Errorf("send message to %d: %w", chatID, err)
 	}
 	return nil
+}
+
+// maxReplyWait bounds how long a reply waits out Telegram's 429; replyRetries, how often.
+// The bot's replies share the token's rate limit with delivery, so a big fan-out makes
+// Telegram answer 429 with retry_after of a second or two: dropping the reply would leave
+// the reader talking to silence. A longer wait would hold up the other chats of this
+// worker's queue, and an answer that late is worth less than the queue.
+const (
+	maxReplyWait = 5 * time.Second
+	replyRetries = 2
+)
+
+// call is api.Call for the bot's own replies and edits: a short 429 is waited out.
+func (b *Bot) call(ctx context.Context, method string, p map[string]any) (json.RawMessage, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := b.api.Call(ctx, method, p)
+		var te *telegram.Error
+		if err == nil || attempt == replyRetries || !errors.As(err, &te) || !errors.Is(err, telegram.ErrRetryAfter) || te.RetryAfter > maxReplyWait {
+			return res, err
+		}
+		if !sleep(ctx, te.RetryAfter) {
+			return res, err
+		}
+	}
 }
 
 // gone marks a reader blocked when Telegram says the chat cannot be written to.
@@ -286,7 +310,7 @@ func (b *Bot) edit(ctx context.Context, chatID int64, messageID int, text string
 		p["parse_mode"] = "HTML"
 		p["link_preview_options"] = map[string]any{"is_disabled": true}
 	}
-	if _, err := b.api.Call(ctx, method, p); err != nil {
+	if _, err := b.call(ctx, method, p); err != nil {
 		var te *telegram.Error
 		if errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message is not modified") {
 			return nil

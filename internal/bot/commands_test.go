@@ -344,3 +344,18 @@ func TestLatestInEveryLanguage(t *testing.T) {
 		})
 	}
 }
+
+// TestReplyWaitsOutARateLimit: during a big fan-out the bot's replies share the token's rate
+// limit with delivery, and Telegram answers 429 with a short retry_after. The reader must
+// still get the answer, not silence.
+func TestReplyWaitsOutARateLimit(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 1330, lang: "ru"}
+	h.tg.FailNext("sendMessage", reader.id, telegramtest.RetryAfter(1))
+	h.say(reader, "/help")
+	ms := h.tg.Messages(reader.id)
+	if len(ms) != 1 {
+		t.Fatalf("the chat holds %d messages after a 429, want the help once", len(ms))
+	}
+	mustContain(t, ms[0].Text(), words["ru"].help)
+}
