@@ -95,8 +95,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "newsbot", version)
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stderr, usage)
-		return &exitError{code: 2}
+		// Asked for: the usage is the output (newsbot help | less), and nothing failed.
+		fmt.Fprint(stdout, usage)
+		return nil
 	default:
 		fmt.Fprint(stderr, usage)
 		return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q", cmd)}

@@ -122,7 +122,11 @@ func TestPreviewInvalidFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.json")
-	stdout, stderr, code := runCmd(t, map[string]string{}, "preview", bad, sample, missing)
+	folder := filepath.Join(dir, "folder.json")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCmd(t, map[string]string{}, "preview", bad, sample, missing, folder)
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -133,6 +137,7 @@ func TestPreviewInvalidFiles(t *testing.T) {
 		bad + `: url: "/relative" is not an absolute http(s) URL`,
 		bad + `: lang: "de" is not one of LANGUAGES (kk,ru,en)`,
 		missing + ": file: no such file",
+		folder + ": file: is a directory",
 	} {
 		if !strings.Contains(stderr, want+"\n") {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -169,7 +174,13 @@ func TestVersionHelpUnknown(t *testing.T) {
 	if code != 0 || stdout != "newsbot dev\n" {
 		t.Errorf("version: %d %q", code, stdout)
 	}
-	for _, args := range [][]string{{"help"}, {"-h"}, {"frobnicate"}, {"run", "extra"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		stdout, stderr, code := runCmd(t, map[string]string{}, args...)
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "Usage:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+	for _, args := range [][]string{{"frobnicate"}, {"run", "extra"}} {
 		stdout, stderr, code := runCmd(t, map[string]string{}, args...)
 		if code != 2 || stdout != "" || !strings.Contains(stderr, "Usage:") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)

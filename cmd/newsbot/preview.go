@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -109,6 +110,12 @@ func readReason(err error) string {
 		return "no such file"
 	case errors.Is(err, os.ErrPermission):
 		return "permission denied"
+	}
+	// The line starts with the file's name already: "is a directory", not "read FILE: is a
+	// directory".
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
 	}
 	return err.Error()
 }
