@@ -226,12 +226,37 @@ func (c Config) RequireRun() error {
 	if c.BotToken == "" {
 		return &Error{Var: "TELEGRAM_BOT_TOKEN", Reason: "required to run the bot (the token @BotFather gave you)"}
 	}
-	if strings.ContainsAny(c.BotToken, " /?#") || !strings.Contains(c.BotToken, ":") {
-		// The token goes into the request path; a malformed one would make every call fail
-		// with a confusing 404 instead of this line. The value itself is never printed.
-		return &Error{Var: "TELEGRAM_BOT_TOKEN", Reason: "does not look like a bot token (123456:ABC...)"}
+	if strings.HasPrefix(c.BotToken, "bot") {
+		// Copied from a Bot API URL (https://api.telegram.org/bot123:ABC/getMe).
+		return &Error{Var: "TELEGRAM_BOT_TOKEN", Reason: `starts with "bot": give the token alone (123456:ABC...), without the "bot" of Bot API URLs`}
+	}
+	if !validToken(c.BotToken) {
+		// The token goes into the request path; a malformed one makes Telegram answer
+		// "404 Not Found" to every call, which newsbot cannot tell from a wrong
+		// TELEGRAM_API_URL. The value itself is never printed.
+		return &Error{Var: "TELEGRAM_BOT_TOKEN", Reason: "does not look like a bot token (digits, a colon, then letters, digits, _ and -: 123456:ABC...)"}
 	}
 	return nil
+}
+
+// validToken checks the shape @BotFather gives: the bot's numeric id, ":", and a secret of
+// letters, digits, "_" and "-". Quotes, spaces or a second line pasted along are caught here.
+func validToken(t string) bool {
+	id, secret, ok := strings.Cut(t, ":")
+	if !ok || id == "" || secret == "" {
+		return false
+	}
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	for _, r := range secret {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // ArticleRules are the article validation rules of this deployment.
@@ -269,7 +294,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("redis_prefix", c.RedisPrefix),
 		slog.String("articles_dir", c.ArticlesDir),
 		slog.String("feeds", strings.Join(feeds, ",")),
-		slog.Duration("feed_interval", c.FeedInterval),
+		// As written in .env ("1m0s"): slog's JSON handler would print nanoseconds.
+		slog.String("feed_interval", c.FeedInterval.String()),
 		slog.String("articles_stream", c.ArticlesStream),
 		slog.String("languages", strings.Join(c.Languages, ",")),
 		slog.String("default_language", c.DefaultLanguage),

@@ -163,7 +163,10 @@ func TestLoadProblems(t *testing.T) {
 }
 
 func TestRequireRunToken(t *testing.T) {
-	for token, ok := range map[string]bool{"": false, "123:abc": true, "abc": false, "123:a/b": false} {
+	for token, ok := range map[string]bool{
+		"": false, "123:abc": true, "123456789:AAE-x_Zy9": true, "abc": false, "123:a/b": false,
+		"bot123:abc": false, `"123:abc"`: false, "123:ab c": false, "12a:abc": false, ":abc": false, "123:": false,
+	} {
 		c, err := Load(env(map[string]string{"TELEGRAM_BOT_TOKEN": token}))
 		if err != nil {
 			t.Fatal(err)
@@ -201,6 +204,9 @@ func TestLogValueRedacts(t *testing.T) {
 	}
 	if !strings.Contains(out, "telegram_bot_token") || !strings.Contains(out, "[set]") || !strings.Contains(out, "localhost:6379") {
 		t.Errorf("log lacks the redacted fields:\n%s", out)
+	}
+	if !strings.Contains(out, `"feed_interval":"1m0s"`) {
+		t.Errorf("JSON log must show FEED_INTERVAL as written, not nanoseconds:\n%s", out)
 	}
 	_, err = Load(env(map[string]string{"REDIS_URL": "redis://u:REDISPASS@localhost:6379/x"}))
 	if err == nil || strings.Contains(err.Error(), "REDISPASS") {
