@@ -224,3 +224,30 @@ func TestThroughPollerAndDispatcher(t *testing.T) {
 		t.Errorf("%d answers to one press", n)
 	}
 }
+
+// TestDeadRedisAnswersInTheReadersLanguage: with Redis gone (limiter, readers, everything)
+// every command and press still gets an answer, in the reader's Telegram language, and
+// nothing panics.
+func TestDeadRedisAnswersInTheReadersLanguage(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	h := newHarness(t, func(o *Options) {
+		o.Redis = rdb
+		o.Readers = subscriber.NewStore(rdb, "dead:", testLangs, testTopics)
+	})
+	reader := who{id: 1400, lang: "ru"}
+	h.say(reader, "/start")
+	id := h.last(reader.id).MessageID
+	srv.Stop()
+	for _, cmd := range []string{"/start", "/topics", "/language", "/latest", "/stop", "/help", "hello"} {
+		before := h.sent(reader.id)
+		h.say(reader, cmd)
+		if h.sent(reader.id) != before+1 {
+			t.Errorf("%s: %d answers with Redis down, want 1", cmd, h.sent(reader.id)-before)
+			continue
+		}
+		mustContain(t, h.last(reader.id).Text(), "Произошла ошибка")
+	}
+	ans := h.press(reader.id, reader, id, "s1:t:politics")
+	mustContain(t, ans.Params["text"].(string), "Произошла ошибка")
+}
