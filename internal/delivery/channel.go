@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"newsbot/internal/article"
 	"newsbot/internal/post"
 	"newsbot/internal/telegram"
@@ -160,6 +162,9 @@ func (e *Engine) Correct(ctx context.Context, a article.Article) error {
 	if a.Retracted {
 		return e.Retract(ctx, a)
 	}
+	if err := e.revise(ctx, a); err != nil {
+		return fmt.Errorf("correct %s: %w", a.ID, err)
+	}
 	posts, err := e.rdb.HGetAll(ctx, e.keys.channels(a.ID)).Result()
 	if err != nil {
 		return fmt.Errorf("correct %s: %w", a.ID, err)
@@ -176,6 +181,31 @@ func (e *Engine) Correct(ctx context.Context, a article.Article) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// revise puts the corrected story into its running fan-out jobs: readers not reached yet
+// get the corrected text (those already sent keep theirs). Two round trips.
+func (e *Engine) revise(ctx context.Context, a article.Article) error {
+	seq, err := e.rdb.HGet(ctx, e.keys.meta(a.ID), "seq").Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("find running jobs: %w", err)
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode story: %w", err)
+	}
+	jobs := make([]string, 0, seq+1)
+	for n := range seq + 1 {
+		jobs = append(jobs, e.keys.job(newJobID(a.ID, n)))
+	}
+	n, err := reviseScript.Run(ctx, e.rdb, jobs, raw).Int()
+	if err != nil {
+		return fmt.Errorf("revise running jobs: %w", err)
+	}
+	if n > 0 {
+		e.log.Info("correction reaches the readers not sent the story yet", "article_id", a.ID, "jobs", n)
+	}
+	return nil
 }
 
 func (e *Engine) correctOne(ctx context.Context, a article.Article, ch string, cp channelPost) error {

@@ -29,7 +29,9 @@
 // Corrections: Telegram cannot turn a text message into a photo or back, so when a correction
 // adds or removes the photo the channel post is deleted and posted anew (the channel still
 // holds one copy, with a new message id); otherwise it is edited in place. Readers' private
-// copies are never edited.
+// copies are never edited, but a fan-out still running carries on with the corrected story:
+// readers it has not reached yet get the corrected text (pages already claimed finish with
+// the text they were claimed with).
 package delivery
 
 import (

@@ -81,3 +81,63 @@ func TestFailedRepostIsRetried(t *testing.T) {
 		t.Errorf("channel holds %q, want one photo post", got)
 	}
 }
+
+// A correction while the story is still being fanned out: readers who have not been sent
+// the story yet get the corrected text; nobody gets two copies.
+func TestCorrectionDuringFanOutReachesReadersNotYetSent(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(1000, 40, "en")
+	eng, _ := e.engine(Options{SendRate: 20, PageSize: 5, Workers: 1})
+	run(t, eng)
+	ctx := context.Background()
+	s := story("fix1", "en")
+	s.Title = "Minister resigns"
+	if err := eng.Publish(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 6, 10*time.Second) // the channel post and some readers
+	s.Title = "Minister stays"
+	if err := eng.Correct(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, eng, 20*time.Second)
+	exactlyOne(t, e, chats)
+	last := e.tg.Messages(chats[len(chats)-1])
+	if len(last) != 1 || !strings.Contains(last[0].Text(), "Minister stays") {
+		t.Errorf("the last reader, sent long after the correction, holds %q; want the corrected story", last[0].Text())
+	}
+}
+
+// A copy that worked on a job another copy finished must not keep the job's story (and its
+// rendered posts) in memory for good.
+func TestFinishedJobsAreNotCachedForever(t *testing.T) {
+	e := newEnv(t)
+	e.readers(100, 3, "en")
+	a, _ := e.engine(Options{})
+	b, _ := e.engine(Options{})
+	ctx := context.Background()
+	if err := a.Publish(ctx, story("mem1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	// b loads the job (as when it claims a page); a does the work and finishes it.
+	if _, err := b.jobRun(ctx, newJobID("mem1", 0), ""); err != nil {
+		t.Fatal(err)
+	}
+	run(t, a)
+	waitIdle(t, a, 10*time.Second)
+	// b keeps looking for work; once the job has been idle long enough it is forgotten.
+	b.mu.Lock()
+	for _, jr := range b.jobs {
+		jr.used = time.Now().Add(-jobCacheIdle - time.Second)
+	}
+	b.mu.Unlock()
+	if _, err := b.next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	n := len(b.jobs)
+	b.mu.Unlock()
+	if n != 0 {
+		t.Errorf("b still caches %d finished jobs", n)
+	}
+}

@@ -109,7 +109,7 @@ return 'created'
 // is exhausted and no page is leased any more, the job is finished — by exactly one caller.
 //
 // KEYS: job, leases, owners, meta. ARGV: owner, lease ms.
-// Returns {'gone'} | {'done'} | {'retake', page} | {'cursor', cursor} | {'busy'} |
+// Returns {'gone'} | {'done'} | {'retake', page, version} | {'cursor', cursor, version} | {'busy'} |
 // {'finished', state, sent, failed, created ms, finished ms}.
 var nextScript = redis.NewScript(luaNow + `
 local st = redis.call('HGET', KEYS[1], 'st')
@@ -124,10 +124,10 @@ else
   if #exp > 0 then
     redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), exp[1])
     redis.call('HSET', KEYS[3], exp[1], ARGV[1])
-    return {'retake', exp[1]}
+    return {'retake', exp[1], redis.call('HGET', KEYS[1], 'v') or '0'}
   end
   if redis.call('HGET', KEYS[1], 'ex') ~= '1' then
-    return {'cursor', redis.call('HGET', KEYS[1], 'cur')}
+    return {'cursor', redis.call('HGET', KEYS[1], 'cur'), redis.call('HGET', KEYS[1], 'v') or '0'}
   end
   if redis.call('ZCARD', KEYS[2]) > 0 then return {'busy'} end
   fin = 'done'
@@ -243,4 +243,22 @@ else
   redis.call('ZADD', KEYS[3], math.floor(now_us() / 1000) + tonumber(ARGV[3]), ARGV[1])
 end
 return 1
+`)
+
+// reviseScript puts a corrected story into the story's running jobs, so that the readers they
+// have not reached yet get the corrected text; "v" counts revisions, and workers holding an
+// older one load the story again when they claim their next page.
+//
+// KEYS: the story's jobs. ARGV: story JSON.
+// Returns how many running jobs were revised.
+var reviseScript = redis.NewScript(`
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('HGET', k, 'st') == 'running' then
+    redis.call('HSET', k, 'a', ARGV[1])
+    redis.call('HINCRBY', k, 'v', 1)
+    n = n + 1
+  end
+end
+return n
 `)

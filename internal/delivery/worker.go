@@ -29,6 +29,8 @@ type jobRun struct {
 	id       JobID
 	art      article.Article
 	breaking bool
+	version  string    // the job's revision ("v"): a correction bumps it
+	used     time.Time // last claim; guarded by Engine.mu
 
 	mu    sync.Mutex
 	posts map[string]post.Post
@@ -123,6 +125,7 @@ func (e *Engine) next(ctx context.Context) (*page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read job queues: %w", err)
 	}
+	e.pruneJobs(time.Now())
 	e.met.queue.WithLabelValues("high").Set(float64(nh.Val()))
 	e.met.queue.WithLabelValues("normal").Set(float64(nn.Val()))
 	var errs []error
@@ -176,7 +179,10 @@ func (e *Engine) claim(ctx context.Context, id JobID) (*page, error) {
 			e.finished(ctx, id, res[1:])
 			return nil, nil
 		}
-		jr, err := e.jobRun(ctx, id)
+		if len(res) < 3 {
+			return nil, fmt.Errorf("claim work in job %s: bad answer %q", id, res)
+		}
+		jr, err := e.jobRun(ctx, id, res[2])
 		if err != nil {
 			return nil, err
 		}
@@ -279,20 +285,28 @@ func (e *Engine) retake(ctx context.Context, jr *jobRun, name string) (*page, er
 	return p, nil
 }
 
-// jobRun loads a job's story once per copy.
-func (e *Engine) jobRun(ctx context.Context, id JobID) (*jobRun, error) {
+// jobRun loads a job's story once per copy and revision (version; "" takes any revision).
+func (e *Engine) jobRun(ctx context.Context, id JobID, version string) (*jobRun, error) {
+	now := time.Now()
 	e.mu.Lock()
 	jr, ok := e.jobs[id]
-	e.mu.Unlock()
-	if ok {
+	if ok && (version == "" || jr.version == version) {
+		jr.used = now
+		e.mu.Unlock()
 		return jr, nil
 	}
-	vals, err := e.rdb.HMGet(ctx, e.keys.job(id), "a", "brk").Result()
+	e.mu.Unlock()
+	vals, err := e.rdb.HMGet(ctx, e.keys.job(id), "a", "brk", "v").Result()
 	if err != nil {
 		return nil, fmt.Errorf("load job %s: %w", id, err)
 	}
 	raw, _ := vals[0].(string)
-	jr = &jobRun{id: id, breaking: vals[1] == "1", posts: map[string]post.Post{}, errs: map[string]error{}}
+	ver, _ := vals[2].(string)
+	if ver == "" {
+		ver = "0"
+	}
+	jr = &jobRun{id: id, breaking: vals[1] == "1", version: ver, used: now,
+		posts: map[string]post.Post{}, errs: map[string]error{}}
 	if err := json.Unmarshal([]byte(raw), &jr.art); err != nil {
 		return nil, fmt.Errorf("load job %s: story: %w", id, err)
 	}
@@ -300,6 +314,23 @@ func (e *Engine) jobRun(ctx context.Context, id JobID) (*jobRun, error) {
 	e.jobs[id] = jr
 	e.mu.Unlock()
 	return jr, nil
+}
+
+// jobCacheIdle is how long a job's story stays cached after this copy last claimed a page
+// of it. Another copy may finish the job and take it off the queue; without this the story
+// and its rendered posts would stay in this copy's memory for good.
+const jobCacheIdle = 10 * time.Minute
+
+// pruneJobs forgets the stories of jobs this copy has not claimed a page of lately (a job
+// still running is simply loaded again at its next claim).
+func (e *Engine) pruneJobs(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, jr := range e.jobs {
+		if now.Sub(jr.used) > jobCacheIdle {
+			delete(e.jobs, id)
+		}
+	}
 }
 
 func (e *Engine) dequeue(ctx context.Context, id JobID) {
@@ -320,7 +351,7 @@ func (e *Engine) dequeue(ctx context.Context, id JobID) {
 // after "finished": state, sent, failed, created ms, finished ms.
 func (e *Engine) finished(ctx context.Context, id JobID, res []string) {
 	var lang string
-	if jr, err := e.jobRun(ctx, id); err == nil {
+	if jr, err := e.jobRun(ctx, id, ""); err == nil {
 		lang = jr.art.Lang
 	}
 	e.dequeue(ctx, id)
