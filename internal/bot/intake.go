@@ -267,10 +267,23 @@ func (p *Poller) handleBatch(ctx context.Context, ups []telegram.Update) error {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
+	// A batch may take longer than the lock lives (handlers waiting out a 429, a slow
+	// Redis): keep it, or another copy would fetch this batch again and handle its
+	// unfinished updates a second time.
+	renew := time.NewTicker(p.lockTTL() / 3)
+	defer renew.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-renew.C:
+			if err := p.lock(ctx); err != nil {
+				p.log.Warn("polling lock not renewed while a batch is handled; another copy may repeat it", "err", err)
+			}
+		}
 	}
 	if unfinish > 0 {
 		return fmt.Errorf("%d updates were not handled to the end", unfinish)

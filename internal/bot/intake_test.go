@@ -223,3 +223,29 @@ func TestBackoffIsBoundedAndJittered(t *testing.T) {
 		t.Errorf("429 backoff %v, want its retry_after", d)
 	}
 }
+
+// TestSlowBatchKeepsThePollingLock: a batch that takes longer than the lock's TTL (a handler
+// waiting out a 429, a slow Redis) must not let another copy take the lock, fetch the same
+// batch again and handle its unfinished updates a second time.
+func TestSlowBatchKeepsThePollingLock(t *testing.T) {
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	rec := newIntakeRecorder()
+	ids := pushMessages(srv, 6, 3)
+	slow := make(chan struct{})
+	var once sync.Once
+	rec.onHandle = func(u telegram.Update) {
+		if u.UpdateID == ids[0] {
+			once.Do(func() { close(slow) })
+			time.Sleep(1200 * time.Millisecond) // four times the lock's TTL
+		}
+	}
+	short := func(p *Poller, _ *Dispatcher) { p.LockTTL = 300 * time.Millisecond }
+	startPolling(t, rec, api, rdb, prefix, short)
+	<-slow
+	startPolling(t, rec, api, rdb, prefix, short)
+	waitUntil(t, "6 updates", func() bool { return rec.total.Load() >= 6 })
+	time.Sleep(2 * time.Second) // a repeat of the slow update would show up now
+	rec.check(t, ids)
+}
