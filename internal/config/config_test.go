@@ -284,3 +284,55 @@ func TestEnvExample(t *testing.T) {
 		}
 	}
 }
+
+// Copying .env.example to .env changes nothing: every value written there is the real default,
+// and README's table shows the same defaults. An operator reads them, not the code.
+func TestDocumentedDefaults(t *testing.T) {
+	getenv, err := Environ("../../.env.example", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromExample, err := Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fromExample.String(), defaults.String(); got != want {
+		t.Errorf(".env.example differs from the defaults:\n got %s\nwant %s", got, want)
+	}
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"TELEGRAM_API_URL": DefaultAPIURL, "REDIS_URL": DefaultRedisURL, "REDIS_PREFIX": DefaultRedisPrefix,
+		"ARTICLES_DIR": DefaultArticlesDir, "FEED_INTERVAL": "1m", "LANGUAGES": DefaultLanguages,
+		"DEFAULT_LANGUAGE": DefaultLanguage, "TOPICS": DefaultTopics, "SEND_RATE": "30",
+		"HTTP_ADDR": DefaultHTTPAddr, "TIMEZONE": DefaultTimezone,
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		def, ok := want[name]
+		if !ok {
+			continue
+		}
+		seen[name] = true
+		if got := strings.Trim(strings.TrimSpace(cells[2]), "`"); got != def {
+			t.Errorf("README: %s default %q, the code's is %q", name, got, def)
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("README's configuration table lacks %s", name)
+		}
+	}
+}
