@@ -53,7 +53,7 @@ COPY --from=build /out/newsbot /usr/local/bin/newsbot
 WORKDIR /app
 VOLUME ["/app/articles"]
 
-# Containers log to stdout for the runtime to collect; JSON is what log pipelines parse.
+# newsbot logs to stderr, which the runtime collects like stdout; JSON is what log pipelines parse.
 # Set LOG_FORMAT=text in the environment to read the logs by eye.
 ENV LOG_FORMAT=json
 
