@@ -96,7 +96,7 @@ type Options struct {
 	Retries      int           // retries of a transient failure [3]
 	Backoff      time.Duration // first retry delay, doubled each time [1s]
 	PrivateGap   time.Duration // least time between two messages to one private chat [1s]
-	GroupGap     time.Duration // same for groups (negative ids): 20/min [3s]
+	GroupGap     time.Duration // same for groups and channels (negative ids, "@name"): 20/min [3s]
 	IdlePoll     time.Duration // how often idle workers look for work [250ms]
 	DrainTimeout time.Duration // after shutdown, how long in-flight sends may take [5s]
 	LedgerTTL    time.Duration // how long a story's ledger and jobs are kept [30 days]

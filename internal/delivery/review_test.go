@@ -141,3 +141,29 @@ func TestFinishedJobsAreNotCachedForever(t *testing.T) {
 		t.Errorf("b still caches %d finished jobs", n)
 	}
 }
+
+// A channel is paced like a group (Telegram allows about 20 posts a minute to one), however
+// CHANNELS names it: "@name" or "-100…" id.
+func TestChannelPostsArePacedLikeGroups(t *testing.T) {
+	e := newEnv(t)
+	eng, _ := e.engine(Options{})
+	ctx := context.Background()
+	for _, id := range []string{"g1", "g2"} {
+		if err := eng.Publish(ctx, story(id, "en")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var times []time.Time
+	for _, r := range e.tg.Requests("sendMessage") {
+		if r.ChatID() == "@news_en" {
+			times = append(times, r.Time)
+		}
+	}
+	if len(times) != 2 {
+		t.Fatalf("%d channel posts, want 2", len(times))
+	}
+	// Allow for the request's own jitter on its way to the fake, as TestPerChatPacing does.
+	if d := times[1].Sub(times[0]); d < 3*time.Second-200*time.Millisecond {
+		t.Errorf("two channel posts %v apart, want at least 3s (20 a minute)", d)
+	}
+}

@@ -18,7 +18,8 @@ end
 
 // reserveScript hands out send slots on the global schedule (GCRA: slot n+1 is one interval
 // after slot n, for all copies together) to a batch of chats, and keeps every chat's last slot
-// so that no chat gets two messages within its gap (1 s private, 3 s groups = 20/min).
+// so that no chat gets two messages within its gap (1 s private, 3 s groups and channels =
+// 20/min; a group or channel id is negative, a channel may also be named "@name").
 //
 // KEYS: tat, pause, pace. ARGV: interval µs (0: no global limit), horizon µs (how far ahead
 // slots may be handed out), private gap µs, group gap µs, chat ids...
@@ -41,7 +42,8 @@ local granted = 0
 for i = 5, #ARGV do
   local chat = ARGV[i]
   local gap = pgap
-  if string.sub(chat, 1, 1) == '-' then gap = ggap end
+  local c1 = string.sub(chat, 1, 1)
+  if c1 == '-' or c1 == '@' then gap = ggap end
   local last = redis.call('ZSCORE', KEYS[3], chat)
   if last and tonumber(last) + gap > tat then
     out[#out + 1] = -(tonumber(last) + gap - now) - 2
