@@ -5,8 +5,10 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 
 .PHONY: run build test bench fuzz lint
 
-run: .env
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/newsbot run
+# Built, then run (not `go run`): the operator sees newsbot's own exit line, not go run's
+# "exit status 1" after it, and SIGTERM reaches newsbot itself.
+run: .env build
+	./bin/newsbot run
 
 .env:
 	cp .env.example .env
