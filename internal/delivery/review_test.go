@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"newsbot/internal/redistest"
 	"newsbot/internal/telegramtest"
 )
 
@@ -166,4 +167,24 @@ func TestChannelPostsArePacedLikeGroups(t *testing.T) {
 	if d := times[1].Sub(times[0]); d < 3*time.Second-200*time.Millisecond {
 		t.Errorf("two channel posts %v apart, want at least 3s (20 a minute)", d)
 	}
+}
+
+// Redis going away in the middle of a fan-out: the workers wait it out, resume, and every
+// reader ends with exactly one copy.
+func TestRedisOutageMidFanOut(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	e := newEnvWith(t, rdb, "outage:")
+	chats := e.readers(100, 40, "en")
+	eng, _ := e.engine(Options{SendRate: 20, PageSize: 10})
+	run(t, eng)
+	if err := eng.Publish(context.Background(), story("o1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 10, 10*time.Second)
+	srv.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	srv.Restart(t)
+	waitIdle(t, eng, 30*time.Second)
+	exactlyOne(t, e, chats)
 }
