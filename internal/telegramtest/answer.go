@@ -240,9 +240,22 @@ func setOrDelete(dst, src map[string]any, k string) {
 	}
 }
 
-// checkLimits enforces Telegram's lengths, counted after HTML parsing in UTF-16 units.
+// checkLimits enforces Telegram's lengths, counted after HTML parsing in UTF-16 units, its
+// HTML parse mode and the size of callback_data.
 func checkLimits(method string, p map[string]any) *Failure {
 	isHTML := p["parse_mode"] == "HTML"
+	if d := checkKeyboard(p); d != "" {
+		return &Failure{Code: 400, Description: d}
+	}
+	if isHTML {
+		for _, k := range []string{"text", "caption"} {
+			if s, ok := p[k].(string); ok {
+				if d := checkHTML(s); d != "" {
+					return &Failure{Code: 400, Description: d}
+				}
+			}
+		}
+	}
 	length := func(k string) (int, bool) {
 		s, ok := p[k].(string)
 		if !ok {

@@ -434,3 +434,43 @@ func TestConcurrentSendsAndCountOnly(t *testing.T) {
 		t.Errorf("count-only: id %d, count %d, recorded %d", m.MessageID, srv.Count("sendMessage"), len(srv.Requests("sendMessage")))
 	}
 }
+
+// TestMarkupIsCheckedLikeTelegram: text Telegram's HTML parser refuses, and buttons with
+// callback_data outside 1–64 bytes, are refused by the fake too, so that an escaping bug in
+// any package fails its tests.
+func TestMarkupIsCheckedLikeTelegram(t *testing.T) {
+	srv := telegramtest.New(t)
+	send := func(text string) answer {
+		return post(t, srv, "sendMessage", url.Values{"chat_id": {"1"}, "text": {text}, "parse_mode": {"HTML"}})
+	}
+	for _, bad := range []string{
+		"Tom <b>& Jerry", "a <script>x</script>", "<b>bold</i>", "1 < 2", "&nbsp;", "<b>open",
+	} {
+		if a := send(bad); a.OK || !strings.Contains(a.Description, "can't parse entities") {
+			t.Errorf("%q: %+v, want refused", bad, a)
+		}
+	}
+	for _, good := range []string{
+		"Tom &amp; Jerry &lt;3 &#39;x&#x27; &quot;", `<a href="https://x/?a=1&amp;b=2">x</a>`,
+		"<b>b <i>i</i></b> <code>c</code> <tg-spoiler>s</tg-spoiler> <blockquote>q</blockquote>",
+		"AT&T 5 > 3",
+	} {
+		if a := send(good); !a.OK {
+			t.Errorf("%q refused: %+v", good, a)
+		}
+	}
+	// Plain text (no parse_mode) is never parsed.
+	if a := post(t, srv, "sendMessage", url.Values{"chat_id": {"1"}, "text": {"1 < 2 <b>"}}); !a.OK {
+		t.Errorf("plain text refused: %+v", a)
+	}
+
+	kb := func(data string) string {
+		return `{"inline_keyboard":[[{"text":"x","callback_data":"` + data + `"}]]}`
+	}
+	if a := post(t, srv, "sendMessage", url.Values{"chat_id": {"1"}, "text": {"x"}, "reply_markup": {kb(strings.Repeat("d", 65))}}); a.OK || a.Description != "Bad Request: BUTTON_DATA_INVALID" {
+		t.Errorf("65-byte callback_data: %+v", a)
+	}
+	if a := post(t, srv, "sendMessage", url.Values{"chat_id": {"1"}, "text": {"x"}, "reply_markup": {kb(strings.Repeat("d", 64))}}); !a.OK {
+		t.Errorf("64-byte callback_data refused: %+v", a)
+	}
+}
