@@ -254,6 +254,28 @@ func TestEnviron(t *testing.T) {
 	if _, err := Environ(filepath.Join(dir, "missing.env"), env(nil)); err != nil {
 		t.Errorf("a missing .env is fine: %v", err)
 	}
+	// Misspelt names and lines that are not NAME=value are reported, naming the line and never
+	// printing a value; names of other tools (docker compose's) are fine.
+	if err := os.WriteFile(path, []byte("CHANELS=kk=@news_kk\nadmin_ids=1\nTELEGRAM_BOT_TOKEN 123:SECRETPART\nVERSION=v1\nARTICLES_HOST_DIR=/srv\nSEND_RATE=5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv, err = Environ(path, env(nil))
+	if getenv == nil || getenv("SEND_RATE") != "5" {
+		t.Fatal("no usable getenv beside the problems")
+	}
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"CHANELS: in " + path + " is not a variable newsbot reads; did you mean CHANNELS?",
+		"TELEGRAM_BOT_TOKEN: the line of " + path + " is not NAME=value",
+		"admin_ids: in " + path + " is not a variable newsbot reads; did you mean ADMIN_IDS?",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems\n%q\nwant\n%q", got, want)
+	}
+
 	if err := os.WriteFile(path, []byte("A='unterminated\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
