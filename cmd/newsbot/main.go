@@ -110,11 +110,13 @@ func loadConfig(getenv func(string) string) (config.Config, error) {
 	if path == "" {
 		path = ".env"
 	}
-	env, err := config.Environ(path, getenv)
-	if err != nil {
-		return config.Config{}, err
+	env, ferr := config.Environ(path, getenv)
+	if env == nil {
+		return config.Config{}, ferr
 	}
-	return config.Load(env)
+	// Problems of the file's lines (a misspelt name) are listed with the others.
+	cfg, err := config.Load(env)
+	return cfg, errors.Join(ferr, err)
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

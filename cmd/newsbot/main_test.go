@@ -169,6 +169,22 @@ func TestEnvFile(t *testing.T) {
 	}
 }
 
+// A misspelt variable in .env stops run with a line naming it, and does not stop preview.
+func TestEnvFileMisspelt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("TELEGRAM_BOT_TOKEN=123:abc\nCHANELS=en=@news_en\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCmd(t, map[string]string{"ENV_FILE": path}, "run")
+	if code != 1 || !strings.Contains(stderr, "CHANELS: in "+path+" is not a variable newsbot reads; did you mean CHANNELS?") {
+		t.Errorf("run: exit %d, stderr %q", code, stderr)
+	}
+	stdout, _, code := runCmd(t, map[string]string{"ENV_FILE": path}, "preview", sample)
+	if code != 0 || !strings.Contains(stdout, "sendPhoto") {
+		t.Errorf("preview must not stop on it: exit %d", code)
+	}
+}
+
 func TestVersionHelpUnknown(t *testing.T) {
 	stdout, _, code := runCmd(t, map[string]string{}, "version")
 	if code != 0 || stdout != "newsbot dev\n" {
