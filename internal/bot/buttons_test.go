@@ -296,3 +296,30 @@ func TestLanguageNamesInRunningText(t *testing.T) {
 		})
 	}
 }
+
+// TestLongestTopicSlugFitsCallbackData: TOPICS allows slugs of 32 characters; every keyboard
+// holding one must stay within Telegram's 64 bytes of callback_data (the fake refuses more).
+func TestLongestTopicSlugFitsCallbackData(t *testing.T) {
+	long := strings.Repeat("x", 30) + "-9" // 32 characters, the longest slug TOPICS takes
+	topics := append(slices.Clone(testTopics), long)
+	var store *subscriber.Store
+	h := newHarness(t, func(o *Options) {
+		o.Topics = topics
+		store = subscriber.NewStore(o.Redis, o.Prefix, testLangs, topics)
+		o.Readers = store
+	})
+	h.readers = store
+	reader := who{id: 1060, lang: "kk"}
+	h.say(reader, "/start "+long)
+	start := h.last(reader.id)
+	find(t, buttons(t, start), "s1:t:"+long)
+	h.say(reader, "/topics")
+	msg := h.last(reader.id)
+	if msg.MessageID == start.MessageID {
+		t.Fatal("/topics sent nothing")
+	}
+	h.press(reader.id, reader, msg.MessageID, "t1:t:"+long)
+	if r := h.reader(reader.id); slices.Contains(r.Topics, long) {
+		t.Errorf("the press on the long topic did not toggle it: %+v", r)
+	}
+}
