@@ -294,15 +294,20 @@ func (e *Engine) repost(ctx context.Context, a article.Article, ch string, cp ch
 // Retract withdraws a story: its channel posts are deleted, running fan-out jobs stop, and it
 // is never posted again. Readers' private copies are left as they are.
 func (e *Engine) Retract(ctx context.Context, a article.Article) error {
-	if err := e.rdb.HSet(ctx, e.keys.meta(a.ID), "retracted", time.Now().Unix()).Err(); err != nil {
-		return fmt.Errorf("retract %s: %w", a.ID, err)
-	}
 	key := e.keys.channels(a.ID)
-	if ch := e.opt.Channels[a.Lang]; ch != "" {
-		// A channel that never got the story must not get it from a late replay.
-		if err := e.rdb.HSetNX(ctx, key, ch, chanRetracted).Err(); err != nil {
-			return fmt.Errorf("retract %s: %w", a.ID, err)
+	_, err := e.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		// Kept as long as the story's other records, not for good.
+		p.HSet(ctx, e.keys.meta(a.ID), "retracted", time.Now().Unix())
+		p.Expire(ctx, e.keys.meta(a.ID), e.opt.LedgerTTL)
+		if ch := e.opt.Channels[a.Lang]; ch != "" {
+			// A channel that never got the story must not get it from a late replay.
+			p.HSetNX(ctx, key, ch, chanRetracted)
+			p.Expire(ctx, key, e.opt.LedgerTTL)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("retract %s: %w", a.ID, err)
 	}
 	posts, err := e.rdb.HGetAll(ctx, key).Result()
 	if err != nil {

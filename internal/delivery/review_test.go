@@ -188,3 +188,52 @@ func TestRedisOutageMidFanOut(t *testing.T) {
 	waitIdle(t, eng, 30*time.Second)
 	exactlyOne(t, e, chats)
 }
+
+// Every record of a story expires with LedgerTTL, also when the copy sending it died before
+// recording any result, and when the story is withdrawn.
+func TestStoryRecordsExpire(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(100, 3, "en")
+	eng, _ := e.engine(Options{})
+	ctx := context.Background()
+	a := story("ttl1", "en")
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// A worker claims a page and marks its chats "sending", then dies.
+	p, err := eng.next(ctx)
+	if err != nil || p == nil {
+		t.Fatalf("claim: %v, %v", p, err)
+	}
+	slots := make([]slot, len(chats))
+	for i, c := range chats {
+		slots[i] = slot{chat: c, at: time.Now()}
+	}
+	if _, err := eng.mark(ctx, p, slots); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Retract(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	k := eng.keys
+	for _, key := range []string{k.ledger(a.ID), k.meta(a.ID), k.channels(a.ID)} {
+		ttl, err := e.rdb.TTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl <= 0 {
+			t.Errorf("%s: TTL %v, want it to expire", key, ttl)
+		}
+	}
+	// A story withdrawn long after it went out (its records expired) is remembered for a
+	// while, not for good.
+	old := story("ttl2", "en")
+	if err := eng.Retract(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{k.meta(old.ID), k.channels(old.ID)} {
+		if ttl, _ := e.rdb.TTL(ctx, key).Result(); ttl <= 0 {
+			t.Errorf("%s: TTL %v, want it to expire", key, ttl)
+		}
+	}
+}

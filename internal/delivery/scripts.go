@@ -201,17 +201,23 @@ return out
 // job of the story may have served them meanwhile). HSET on the ledger is the once-only gate:
 // whoever marks a chat first sends to it.
 //
-// KEYS: ledger, owners. ARGV: page, owner, job number, chat ids...
+// The ledger gets its TTL here, where it is created: a copy that dies before it records any
+// result must not leave the ledger behind for good.
+//
+// KEYS: ledger, owners. ARGV: page, owner, job number, ledger TTL ms, chat ids...
 // Returns {1, marked chat ids...}, or {0} when the lease was lost.
 var markScript = redis.NewScript(luaUsable + `
 if ARGV[1] ~= '' and redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return {0} end
 local j = ARGV[3]
 local out = {1}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   if usable(redis.call('HGET', KEYS[1], ARGV[i]), j) then
     redis.call('HSET', KEYS[1], ARGV[i], 'w:' .. j)
     out[#out + 1] = ARGV[i]
   end
+end
+if #out > 1 and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
 return out
 `)

@@ -591,8 +591,8 @@ const (
 // mark marks the granted chats "sending" and returns the slots of those this worker may send
 // to (the others were served meanwhile by another job of the story).
 func (e *Engine) mark(ctx context.Context, p *page, granted []slot) ([]slot, error) {
-	args := make([]any, 0, 3+len(granted))
-	args = append(args, p.name, e.owner, p.job.id.num())
+	args := make([]any, 0, 4+len(granted))
+	args = append(args, p.name, e.owner, p.job.id.num(), e.opt.LedgerTTL.Milliseconds())
 	for _, s := range granted {
 		args = append(args, s.chat)
 	}
@@ -805,7 +805,7 @@ func (e *Engine) migrate(ctx, sendCtx context.Context, jr *jobRun, from, to int6
 	}
 	r := result{chat: from, state: "m:" + strconv.FormatInt(to, 10)}
 	res, err := markScript.Run(ctx, e.rdb, []string{e.keys.ledger(jr.id.story()), e.keys.owners(jr.id)},
-		"", "", jr.id.num(), to).Int64Slice()
+		"", "", jr.id.num(), e.opt.LedgerTTL.Milliseconds(), to).Int64Slice()
 	if err != nil {
 		e.log.Error("mark migrated group sending", "chat_id", to, "err", err)
 		r.state = ""
