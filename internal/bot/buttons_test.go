@@ -91,6 +91,14 @@ func TestTopicsToggleEditsTheKeyboardInPlace(t *testing.T) {
 			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:world")
 			want = map[string]string{"kk": "Сіз 3 тақырыпқа жазылғансыз", "ru": "Вы подписаны на 3 темы", "en": "You follow 3 topics:"}[lang]
 			mustContain(t, ans.Params["text"].(string), want)
+			// Topic names inside the sentence stand in quotes, as in «Вы подписались на тему
+			// «Спорт»», not capitalised mid-sentence.
+			want = map[string]string{
+				"kk": "Сіз 3 тақырыпқа жазылғансыз: «Саясат», «Экономика», «Әлем».",
+				"ru": "Вы подписаны на 3 темы: «Политика», «Экономика», «В мире».",
+				"en": "You follow 3 topics: «Politics», «Economy», «World».",
+			}[lang]
+			mustContain(t, ans.Params["text"].(string), want)
 			h.press(reader.id, reader, msg.MessageID, "t1:t:sport")
 			h.press(reader.id, reader, msg.MessageID, "t1:t:culture")
 			ans = h.press(reader.id, reader, msg.MessageID, "t1:t:society")

@@ -323,9 +323,11 @@ func (b *Bot) statusTopics(r subscriber.Reader) string {
 	case len(r.Topics) == 0:
 		return b.t(r.Lang, "bot_status_no_topics", nil)
 	}
+	// In quotes, as in «Вы подписались на тему «Спорт»»: a bare capitalised name would be
+	// wrong mid-sentence in Kazakh and Russian.
 	names := make([]string, 0, len(r.Topics))
 	for _, t := range r.Topics {
-		names = append(names, b.topicName(r.Lang, t))
+		names = append(names, "«"+b.topicName(r.Lang, t)+"»")
 	}
 	return b.texts.Plural(r.Lang, "bot_status_topics", len(r.Topics), map[string]any{"Topics": strings.Join(names, ", ")})
 }
