@@ -306,6 +306,47 @@ func TestWaitReadyRidesOutAnOutage(t *testing.T) {
 	}
 }
 
+// A wrong password is not an outage: the log says to fix REDIS_URL, and WaitReady carries on
+// once the password matches (here: the server stops requiring one).
+func TestWaitReadyWrongPassword(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := t.Context()
+	if err := admin.ConfigSet(ctx, "requirepass", "right-password").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := New(&redis.UniversalOptions{Addrs: []string{srv.Addr()}, Password: "wrong-password"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- WaitReady(ctx, rdb, slog.New(slog.NewTextHandler(&logs, nil))) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "refuses the user or password of REDIS_URL") {
+		if time.Now().After(deadline) {
+			t.Fatalf("log after a refused password: %q", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "unreachable") || strings.Contains(logs.String(), "wrong-password") {
+		t.Errorf("log calls it an outage or shows the password: %q", logs.String())
+	}
+	if err := admin.ConfigSet(ctx, "requirepass", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("WaitReady = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("WaitReady did not return once the password was accepted")
+	}
+}
+
 func TestWaitReadyStopsWithContext(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := newClient(t, srv, nil)
