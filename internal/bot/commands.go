@@ -232,48 +232,52 @@ func (b *Bot) parseDeepLink(payload string) (deepLink, bool) {
 // the deep link names); a stopped reader comes back with their earlier choices.
 func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 	link, valid := b.parseDeepLink(c.args)
-	var r subscriber.Reader
 	greeting := "bot_welcome"
-	if c.known {
-		r = c.reader
-		if r.Status == subscriber.Active {
-			greeting = "bot_already"
-		} else {
+	// Read, change and write in one atomic step of the store: another running copy may be
+	// applying this reader's button press right now, and saving the record read earlier
+	// would undo it.
+	r, err := b.readers.Update(ctx, c.chatID, func(r *subscriber.Reader, exists bool) error {
+		if exists {
 			greeting = "bot_welcome_back"
+			if r.Status == subscriber.Active {
+				greeting = "bot_already"
+			}
+			r.Status = subscriber.Active
+			if link.lang != "" && !slices.Contains(r.Langs, link.lang) {
+				r.Langs = append(r.Langs, link.lang)
+			}
+			if link.topic != "" && !r.AllTopics && !slices.Contains(r.Topics, link.topic) {
+				r.Topics = append(r.Topics, link.topic)
+			}
+		} else {
+			greeting = "bot_welcome"
+			lang := c.lang
+			if link.lang != "" && c.msg.From != nil && b.langOf(c.msg.From.LanguageCode) == "" {
+				// Telegram's language is none of ours: the link's language is the better guess.
+				lang = link.lang
+			}
+			*r = subscriber.Reader{
+				ChatID:    c.chatID,
+				Lang:      lang,
+				Langs:     []string{lang},
+				AllTopics: link.topic == "",
+				Status:    subscriber.Active,
+				Group:     c.group,
+			}
+			if link.lang != "" {
+				r.Langs = []string{link.lang}
+			}
+			if link.topic != "" {
+				r.Topics = []string{link.topic}
+			}
+			if c.msg.From != nil {
+				r.LangCode = c.msg.From.LanguageCode
+			}
 		}
-		r.Status = subscriber.Active
-		if link.lang != "" && !slices.Contains(r.Langs, link.lang) {
-			r.Langs = append(r.Langs, link.lang)
-		}
-		if link.topic != "" && !r.AllTopics && !slices.Contains(r.Topics, link.topic) {
-			r.Topics = append(r.Topics, link.topic)
-		}
-	} else {
-		lang := c.lang
-		if link.lang != "" && c.msg.From != nil && b.langOf(c.msg.From.LanguageCode) == "" {
-			// Telegram's language is none of ours: the link's language is the better guess.
-			lang = link.lang
-		}
-		r = subscriber.Reader{
-			ChatID:    c.chatID,
-			Lang:      lang,
-			Langs:     []string{lang},
-			AllTopics: link.topic == "",
-			Status:    subscriber.Active,
-			Group:     c.group,
-		}
-		if link.lang != "" {
-			r.Langs = []string{link.lang}
-		}
-		if link.topic != "" {
-			r.Topics = []string{link.topic}
-		}
-		if c.msg.From != nil {
-			r.LangCode = c.msg.From.LanguageCode
-		}
-	}
-	r = b.configured(r)
-	if err := b.readers.Save(ctx, r); err != nil {
+		*r = b.configured(*r)
+		return nil
+	})
+	if err != nil {
 		_ = b.reply(ctx, c, "bot_error")
 		return fmt.Errorf("save reader: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +359,46 @@ func TestReplyWaitsOutARateLimit(t *testing.T) {
 		t.Fatalf("the chat holds %d messages after a 429, want the help once", len(ms))
 	}
 	mustContain(t, ms[0].Text(), words["ru"].help)
+}
+
+// racingReaders lands another running copy's change right after the bot reads a reader, the
+// window in which a whole-record save would undo it.
+type racingReaders struct {
+	*subscriber.Store
+	once   sync.Once
+	change func()
+}
+
+func (r *racingReaders) Get(ctx context.Context, chatID int64) (subscriber.Reader, bool, error) {
+	rd, ok, err := r.Store.Get(ctx, chatID)
+	if r.change != nil {
+		r.once.Do(r.change)
+	}
+	return rd, ok, err
+}
+
+// TestStartKeepsAConcurrentChange: /start of a returning reader, handled while another copy
+// applies the reader's topic press, must not write back the record it read before the press.
+func TestStartKeepsAConcurrentChange(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 1340, lang: "en"}
+	h.say(reader, "/start economy")
+	h.say(reader, "/stop")
+	race := &racingReaders{Store: h.readers}
+	race.change = func() {
+		if _, err := h.readers.ToggleTopic(context.Background(), reader.id, "politics"); err != nil {
+			t.Error(err)
+		}
+	}
+	h.opts.Readers = race
+	var err error
+	if h.bot, err = NewBot(h.opts); err != nil {
+		t.Fatal(err)
+	}
+	h.say(reader, "/start sport")
+	r := h.reader(reader.id)
+	if r.Status != subscriber.Active || !slices.Equal(r.Topics, []string{"politics", "economy", "sport"}) {
+		t.Errorf("reader after /start = %+v, want active with politics (the other press), economy and sport", r)
+	}
+	mustContain(t, h.last(reader.id).Text(), words["en"].back)
 }
