@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,5 +213,43 @@ func TestEnvironEmptyArticlesDirTurnsItOff(t *testing.T) {
 	os.Unsetenv("ARTICLES_DIR")
 	if got := environ("ARTICLES_DIR"); got != "" {
 		t.Errorf("ARTICLES_DIR unset: environ = %q, want empty (the default applies)", got)
+	}
+}
+
+func TestRunWithATakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	_, stderr, code := runCmd(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": tg.Token(),
+		"TELEGRAM_API_URL":   tg.URL(),
+		"REDIS_URL":          redis.URL(),
+		"ARTICLES_DIR":       t.TempDir(),
+		"HTTP_ADDR":          ln.Addr().String(),
+	})
+	if code != 1 || !strings.Contains(stderr, "HTTP_ADDR") || strings.Contains(stderr, "newsbot running") {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming HTTP_ADDR before anything starts", code, stderr)
+	}
+}
+
+func TestRunWithAWrongAPIURL(t *testing.T) {
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	_, stderr, code := runCmd(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": tg.Token(),
+		"TELEGRAM_API_URL":   tg.URL() + "/not-the-bot-api",
+		"REDIS_URL":          redis.URL(),
+		"ARTICLES_DIR":       t.TempDir(),
+		"HTTP_ADDR":          "127.0.0.1:0",
+	})
+	if code != 1 || !strings.Contains(stderr, "TELEGRAM_API_URL") {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming TELEGRAM_API_URL", code, stderr)
+	}
+	if strings.Contains(stderr, tg.Token()) {
+		t.Error("the token was printed")
 	}
 }

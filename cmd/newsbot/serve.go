@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,14 +95,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		return fmt.Errorf("http server: %w", err)
 	}
 
+	// Listen before anything else starts: a port already taken is one clear line, not a
+	// half-started service.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return srv.Serve(gctx, ln) })
 
 	g.Go(func() error {
 		if err := redisconn.WaitReady(gctx, rdb, log); err != nil {
 			return nil // shutting down before Redis ever answered
 		}
-		me, err := waitTelegram(gctx, tg, log)
+		me, err := waitTelegram(gctx, tg, cfg.APIURL, log)
 		if err != nil {
 			if gctx.Err() != nil {
 				return nil
@@ -149,7 +159,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		pg.Go(func() error { return dispatcher.Run(pctx) })
 		pg.Go(func() error { return engine.Run(pctx) })
 		for _, w := range parts {
-			pg.Go(func() error { return supervise(pctx, w, log) })
+			pg.Go(func() error { return supervise(pctx, w.name, w.Watcher, log) })
 		}
 		if cfg.WebhookURL != "" {
 			webhook.set(bot.NewWebhookHandler(cfg.WebhookSecret, dispatcher, bot.NewSeen(rdb, cfg.RedisPrefix), log))
@@ -188,8 +198,14 @@ func finish(ctx context.Context, err error, log *slog.Logger) error {
 	return nil
 }
 
+// namedWatcher is an article source with the name logs give it.
+type namedWatcher struct {
+	source.Watcher
+	name string
+}
+
 // watchers builds the configured article sources, all handing stories to delivery.
-func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, reg prometheus.Registerer, log *slog.Logger) ([]source.Watcher, error) {
+func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, reg prometheus.Registerer, log *slog.Logger) ([]namedWatcher, error) {
 	handle := func(ctx context.Context, ev source.Event) error {
 		var err error
 		switch ev.Kind {
@@ -215,19 +231,19 @@ func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Stor
 		// One name for this copy in every claim and as the stream consumer.
 		Owner: source.InstanceID(),
 	}
-	var ws []source.Watcher
+	var ws []namedWatcher
 	if cfg.ArticlesDir != "" {
-		ws = append(ws, source.NewDir(deps, cfg.ArticlesDir, source.DirOptions{}))
+		ws = append(ws, namedWatcher{source.NewDir(deps, cfg.ArticlesDir, source.DirOptions{}), "dir:" + cfg.ArticlesDir})
 	}
 	if len(cfg.Feeds) > 0 {
 		feeds := make([]source.FeedConfig, len(cfg.Feeds))
 		for i, f := range cfg.Feeds {
 			feeds[i] = source.FeedConfig{Lang: f.Lang, URL: f.URL}
 		}
-		ws = append(ws, source.NewFeed(deps, feeds, source.FeedOptions{Interval: cfg.FeedInterval}))
+		ws = append(ws, namedWatcher{source.NewFeed(deps, feeds, source.FeedOptions{Interval: cfg.FeedInterval}), "feeds"})
 	}
 	if cfg.ArticlesStream != "" {
-		ws = append(ws, source.NewStream(deps, rdb, cfg.ArticlesStream, source.StreamOptions{}))
+		ws = append(ws, namedWatcher{source.NewStream(deps, rdb, cfg.ArticlesStream, source.StreamOptions{}), "stream:" + cfg.ArticlesStream})
 	}
 	if len(ws) == 0 {
 		log.Warn("no article source configured (ARTICLES_DIR, FEEDS, ARTICLES_STREAM): only /publish and commands work")
@@ -238,7 +254,7 @@ func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Stor
 // waitTelegram calls getMe until Telegram answers: the bot's username is needed to tell
 // "/start@ThisBot" from commands meant for other bots. A refused token is fatal; anything
 // else is retried with backoff.
-func waitTelegram(ctx context.Context, tg *telegram.Client, log *slog.Logger) (telegram.User, error) {
+func waitTelegram(ctx context.Context, tg *telegram.Client, apiURL string, log *slog.Logger) (telegram.User, error) {
 	b := redisconn.Backoff{Min: time.Second, Max: 30 * time.Second}
 	logged := false
 	for {
@@ -250,6 +266,12 @@ func waitTelegram(ctx context.Context, tg *telegram.Client, log *slog.Logger) (t
 		}
 		if errors.Is(err, telegram.ErrUnauthorized) {
 			return telegram.User{}, fmt.Errorf("telegram refused TELEGRAM_BOT_TOKEN: %w", err)
+		}
+		// Telegram answers 404 to a token it cannot parse; so does anything at a wrong
+		// TELEGRAM_API_URL. Retrying cannot fix either.
+		var te *telegram.Error
+		if errors.As(err, &te) && te.Code == http.StatusNotFound {
+			return telegram.User{}, fmt.Errorf("getMe answered 404 Not Found: check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL (%s): %w", apiURL, err)
 		}
 		if !logged {
 			log.Warn("telegram is unreachable, retrying with backoff", "err", err)
@@ -264,7 +286,7 @@ func waitTelegram(ctx context.Context, tg *telegram.Client, log *slog.Logger) (t
 // supervise runs a watcher until ctx ends. A watcher that gives up (its directory is
 // missing, say) is logged and started again with backoff: one broken source must not take
 // the bot, the delivery of the other sources or the subscribers' commands down with it.
-func supervise(ctx context.Context, w source.Watcher, log *slog.Logger) error {
+func supervise(ctx context.Context, name string, w source.Watcher, log *slog.Logger) error {
 	b := redisconn.Backoff{Min: time.Second, Max: time.Minute}
 	for {
 		err := w.Run(ctx)
@@ -272,7 +294,7 @@ func supervise(ctx context.Context, w source.Watcher, log *slog.Logger) error {
 			return nil
 		}
 		wait := b.Next()
-		log.Error("article source stopped; restarting", "source", fmt.Sprintf("%T", w), "err", err, "retry_in", wait)
+		log.Error("article source stopped; restarting", "source", name, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return nil
