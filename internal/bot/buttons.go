@@ -229,20 +229,32 @@ func (b *Bot) validSetting(view, action, arg string) bool {
 func (b *Bot) toggleTopic(ctx context.Context, r subscriber.Reader, topic string) (subscriber.Reader, string, error) {
 	lang := r.Lang
 	if topic == allTopicsArg {
-		if !r.AllTopics {
-			nr, err := b.readers.SetAllTopics(ctx, r.ChatID, true)
-			return nr, b.t(lang, "bot_all_topics_on", nil), err
-		}
-		if b.followsEach(r.Topics) {
-			// The kept choice is every topic: unchecking "all" must visibly clear them.
-			r.AllTopics, r.Topics = false, nil
-			if err := b.readers.Save(ctx, r); err != nil {
-				return r, "", err
+		// Decided on the stored reader, in one atomic step: another copy may be applying
+		// another press of this reader, which a save of the record read earlier would undo.
+		nr, err := b.readers.Update(ctx, r.ChatID, func(cur *subscriber.Reader, exists bool) error {
+			if !exists {
+				return subscriber.ErrNotFound
 			}
-			return r, b.t(lang, "bot_all_topics_off", nil), nil
+			c := b.configured(*cur)
+			switch {
+			case !c.AllTopics:
+				c.AllTopics = true
+			case b.followsEach(c.Topics):
+				// The kept choice is every topic: unchecking "all" must visibly clear them.
+				c.AllTopics, c.Topics = false, nil
+			default:
+				c.AllTopics = false
+			}
+			*cur = c
+			return nil
+		})
+		if err != nil {
+			return r, "", err
 		}
-		nr, err := b.readers.SetAllTopics(ctx, r.ChatID, false)
-		return nr, b.t(lang, "bot_all_topics_off", nil), err
+		if nr.AllTopics {
+			return nr, b.t(lang, "bot_all_topics_on", nil), nil
+		}
+		return nr, b.t(lang, "bot_all_topics_off", nil), nil
 	}
 	nr, err := b.readers.ToggleTopic(ctx, r.ChatID, topic)
 	if err != nil {

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -329,5 +330,36 @@ func TestLongestTopicSlugFitsCallbackData(t *testing.T) {
 	h.press(reader.id, reader, msg.MessageID, "t1:t:"+long)
 	if r := h.reader(reader.id); slices.Contains(r.Topics, long) {
 		t.Errorf("the press on the long topic did not toggle it: %+v", r)
+	}
+}
+
+// TestAllTopicsOffKeepsAConcurrentChange: turning "all topics" off when every topic is also
+// checked clears the topics; it must not write back the rest of a record read before another
+// copy changed it (here: the reader's story languages).
+func TestAllTopicsOffKeepsAConcurrentChange(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 1070, lang: "en"}
+	h.say(reader, "/start")
+	msg := h.last(reader.id)
+	err := h.readers.Save(context.Background(), subscriber.Reader{
+		ChatID: reader.id, Lang: "en", Langs: []string{"en"}, Topics: testTopics, AllTopics: true, Status: subscriber.Active,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := &racingReaders{Store: h.readers, change: func() {
+		if _, err := h.readers.SetLanguages(context.Background(), reader.id, []string{"ru", "en"}); err != nil {
+			t.Error(err)
+		}
+	}}
+	h.opts.Readers = race
+	if h.bot, err = NewBot(h.opts); err != nil {
+		t.Fatal(err)
+	}
+	ans := h.press(reader.id, reader, msg.MessageID, "s1:t:*")
+	mustContain(t, ans.Params["text"].(string), "You no longer follow all topics")
+	r := h.reader(reader.id)
+	if r.AllTopics || len(r.Topics) != 0 || !slices.Equal(r.Langs, []string{"ru", "en"}) {
+		t.Errorf("reader = %+v, want no topics and the story languages the other copy set (ru, en)", r)
 	}
 }
