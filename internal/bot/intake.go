@@ -156,7 +156,14 @@ func (p *Poller) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if errors.Is(err, ErrStopped) || errors.Is(err, telegram.ErrUnauthorized) {
+		if errors.Is(err, telegram.ErrUnauthorized) {
+			// Revoked or mistyped: retrying cannot help, and the operator must act.
+			p.log.Error("telegram refused the bot token; polling stops (check TELEGRAM_BOT_TOKEN)", "err", err)
+			p.unlock()
+			return fmt.Errorf("poll updates: telegram refused TELEGRAM_BOT_TOKEN: %w", err)
+		}
+		if errors.Is(err, ErrStopped) {
+			p.unlock()
 			return fmt.Errorf("poll updates: %w", err)
 		}
 		if errors.Is(err, errNotLeader) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -179,8 +180,13 @@ func TestPollerRefusedTokenStops(t *testing.T) {
 	api := telegram.New(srv.Token()+"0", srv.URL(), nil, nil)
 	r := startPolling(t, newIntakeRecorder(), api, rdb, prefix)
 	waitUntil(t, "the poller to give up", func() bool { return r.err.Load() != nil })
-	if err := r.err.Load().(error); !errors.Is(err, telegram.ErrUnauthorized) {
-		t.Errorf("Run = %v, want ErrUnauthorized", err)
+	if err := r.err.Load().(error); !errors.Is(err, telegram.ErrUnauthorized) || !strings.Contains(err.Error(), "TELEGRAM_BOT_TOKEN") {
+		t.Errorf("Run = %v, want ErrUnauthorized naming TELEGRAM_BOT_TOKEN", err)
+	}
+	// The lock is let go at once, so that a copy with a good token takes over without
+	// waiting for it to expire.
+	if n := rdb.Exists(context.Background(), keyPollLock(prefix)).Val(); n != 0 {
+		t.Error("the polling lock is still held after the poller stopped")
 	}
 }
 
