@@ -237,3 +237,34 @@ func TestStoryRecordsExpire(t *testing.T) {
 		}
 	}
 }
+
+// A retraction stops the fan-out at once, also in the middle of a page: readers not sent the
+// story yet never get it.
+func TestRetractionStopsAPageMidway(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(100, 40, "en")
+	eng, _ := e.engine(Options{SendRate: 10, PageSize: 40, Workers: 1})
+	run(t, eng)
+	ctx := context.Background()
+	a := story("r1", "en")
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 5, 10*time.Second) // the channel post and 4 readers
+	if err := eng.Retract(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	st := waitIdle(t, eng, 20*time.Second)
+	got := 0
+	for _, n := range e.copies(chats) {
+		got += n
+	}
+	// At 10/s a few slots may already be handed out when the retraction lands.
+	if got > 10 {
+		t.Errorf("%d of %d readers got the story after all, want the fan-out stopped (%+v)", got, len(chats), st)
+	}
+	j, ok, err := eng.Job(ctx, newJobID(a.ID, 0))
+	if err != nil || !ok || j.State != JobRetracted {
+		t.Errorf("job %+v (found %v, %v), want retracted", j, ok, err)
+	}
+}

@@ -204,9 +204,14 @@ return out
 // The ledger gets its TTL here, where it is created: a copy that dies before it records any
 // result must not leave the ledger behind for good.
 //
-// KEYS: ledger, owners. ARGV: page, owner, job number, ledger TTL ms, chat ids...
-// Returns {1, marked chat ids...}, or {0} when the lease was lost.
+// A story retracted meanwhile is sent to nobody more: the check rides on the mark, which every
+// message needs anyway, so a retraction stops a page within one slot group.
+//
+// KEYS: ledger, owners, meta. ARGV: page, owner, job number, ledger TTL ms, chat ids...
+// Returns {1, marked chat ids...}, {0} when the lease was lost, or {-1} when the story was
+// retracted.
 var markScript = redis.NewScript(luaUsable + `
+if redis.call('HEXISTS', KEYS[3], 'retracted') == 1 then return {-1} end
 if ARGV[1] ~= '' and redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return {0} end
 local j = ARGV[3]
 local out = {1}

@@ -412,7 +412,7 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 	var col collector
 	pending := p.chats
 	lastFlush := time.Now()
-	lost := false
+	lost, retracted := false, false
 	handBack := func(chats []int64) {
 		for _, c := range chats {
 			col.add(result{chat: c})
@@ -439,7 +439,7 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 		lastFlush = time.Now()
 	}
 
-	for len(pending) > 0 && ctx.Err() == nil && !lost {
+	for len(pending) > 0 && ctx.Err() == nil && !lost && !retracted {
 		batch := pending[:min(e.opt.Batch, len(pending))]
 		pending = pending[len(batch):]
 		res, err := e.lim.reserve(ctx, batch)
@@ -478,6 +478,15 @@ func (e *Engine) process(ctx, sendCtx context.Context, sem chan struct{}, p *pag
 			if err != nil {
 				if errors.Is(err, errLeaseLost) {
 					lost = true
+					break
+				}
+				if errors.Is(err, errStoryRetracted) {
+					// Nobody else on the page gets it; the page is done, and the
+					// next claim ends the job as retracted.
+					e.log.Info("story retracted mid-page: its fan-out stops", "job", string(jr.id), "page", p.name)
+					retracted = true
+					granted = nil
+					pending = nil
 					break
 				}
 				if ctx.Err() == nil {
@@ -578,7 +587,10 @@ func slotChats(s []slot) []int64 {
 	return out
 }
 
-var errLeaseLost = errors.New("page lease lost")
+var (
+	errLeaseLost      = errors.New("page lease lost")
+	errStoryRetracted = errors.New("story retracted")
+)
 
 // markWindow groups slots falling due within it into one "sending" mark; markLead is how long
 // before the first slot of a group the mark is made (a round trip, with margin).
@@ -596,12 +608,16 @@ func (e *Engine) mark(ctx context.Context, p *page, granted []slot) ([]slot, err
 	for _, s := range granted {
 		args = append(args, s.chat)
 	}
-	res, err := markScript.Run(ctx, e.rdb, []string{e.keys.ledger(p.job.id.story()), e.keys.owners(p.job.id)}, args...).Int64Slice()
+	story := p.job.id.story()
+	res, err := markScript.Run(ctx, e.rdb, []string{e.keys.ledger(story), e.keys.owners(p.job.id), e.keys.meta(story)}, args...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("mark chats sending: %w", err)
 	}
-	if res[0] == 0 {
+	switch res[0] {
+	case 0:
 		return nil, errLeaseLost
+	case -1:
+		return nil, errStoryRetracted
 	}
 	if len(res)-1 == len(granted) {
 		return granted, nil
@@ -804,7 +820,8 @@ func (e *Engine) migrate(ctx, sendCtx context.Context, jr *jobRun, from, to int6
 		e.log.Error("move migrated group", "chat_id", from, "new_chat_id", to, "err", err)
 	}
 	r := result{chat: from, state: "m:" + strconv.FormatInt(to, 10)}
-	res, err := markScript.Run(ctx, e.rdb, []string{e.keys.ledger(jr.id.story()), e.keys.owners(jr.id)},
+	story := jr.id.story()
+	res, err := markScript.Run(ctx, e.rdb, []string{e.keys.ledger(story), e.keys.owners(jr.id), e.keys.meta(story)},
 		"", "", jr.id.num(), e.opt.LedgerTTL.Milliseconds(), to).Int64Slice()
 	if err != nil {
 		e.log.Error("mark migrated group sending", "chat_id", to, "err", err)
@@ -812,7 +829,7 @@ func (e *Engine) migrate(ctx, sendCtx context.Context, jr *jobRun, from, to int6
 		return r
 	}
 	if len(res) < 2 {
-		return r // the new id already has the story
+		return r // the new id already has the story, or it was retracted
 	}
 	if err := e.lim.waitSlot(ctx, to); err != nil {
 		x := result{chat: to}
