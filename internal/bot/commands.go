@@ -270,7 +270,9 @@ func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 			if link.topic != "" {
 				r.Topics = []string{link.topic}
 			}
-			if c.msg.From != nil {
+			if c.msg.From != nil && validLangCode(c.msg.From.LanguageCode) {
+				// Only a hint for later: one the store would refuse is left out, not
+				// allowed to stop the subscription.
 				r.LangCode = c.msg.From.LanguageCode
 			}
 		}
@@ -287,6 +289,19 @@ func (b *Bot) cmdStart(ctx context.Context, c *call) error {
 		text = esc(b.t(r.Lang, "bot_link_invalid", nil)) + "\n\n" + text
 	}
 	return b.send(ctx, c.chatID, text, b.startKeyboard(r))
+}
+
+// validLangCode reports whether a Telegram language_code is an IETF tag the store keeps.
+func validLangCode(code string) bool {
+	if len(code) > 35 {
+		return false
+	}
+	for _, r := range code {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // configured drops languages and topics that LANGUAGES and TOPICS no longer hold, so that

@@ -402,3 +402,18 @@ func TestStartKeepsAConcurrentChange(t *testing.T) {
 	}
 	mustContain(t, h.last(reader.id).Text(), words["en"].back)
 }
+
+// TestStartWithAnOddTelegramLanguageCode: the language_code Telegram sends is only a hint;
+// one the store cannot keep (too long, a comma) must not stop the reader from subscribing.
+func TestStartWithAnOddTelegramLanguageCode(t *testing.T) {
+	h := newHarness(t)
+	for i, tc := range []struct{ code, lang string }{{"ru,en", "kk"}, {"en-" + strings.Repeat("x", 60), "en"}} {
+		code := tc.code
+		reader := who{id: int64(1350 + i), lang: code}
+		h.say(reader, "/start")
+		if r, ok, err := h.readers.Get(context.Background(), reader.id); err != nil || !ok || r.Status != subscriber.Active {
+			t.Errorf("language_code %q: reader %+v, found %v, err %v", code, r, ok, err)
+		}
+		mustContain(t, h.last(reader.id).Text(), words[tc.lang].welcome)
+	}
+}
