@@ -891,3 +891,39 @@ func TestPublishPreviewTextStory(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileNamesAndTitlesAreEscaped: an editor's Telegram name and a story's title are
+// anyone's text. Every desk message that shows them must stay valid Telegram HTML (the fake
+// refuses what Telegram would) and show them as written.
+func TestHostileNamesAndTitlesAreEscaped(t *testing.T) {
+	d := newDesk(t, nil)
+	d.subscribe(9001)
+	hostile := d.story
+	hostile.ID, hostile.Title = "hostile-1", `</b><script>alert("x")</script> &nbsp; <i>Tom & Jerry`
+	hostile.URL = d.story.URL + "-hostile"
+	d.stories.all = append(d.stories.all, hostile)
+	ed := admin(adminA, "en")
+	_, control := d.publish(ed.id, ed, hostile.ID)
+	mustContain(t, control.Text(), "&lt;/b&gt;&lt;script&gt;", "&amp;nbsp;")
+
+	// The confirming editor calls themselves something HTML-like.
+	id := fmt.Sprintf("cb%d", d.nextID())
+	user := userObj(ed)
+	user["first_name"], user["last_name"] = "<b>Boss</b>", `& "Co"`
+	d.handle(map[string]any{"callback_query": map[string]any{
+		"id": id, "from": user, "chat_instance": "ci", "data": buttonData(t, control, deskWords["en"].confirm),
+		"message": map[string]any{"message_id": control.MessageID, "date": 1700000000, "chat": chatObj(ed.id), "text": "..."},
+	}})
+	published := d.control(ed.id, control.MessageID).Text()
+	mustContain(t, published, "&lt;b&gt;Boss&lt;/b&gt; &amp; &#34;Co&#34;", "&lt;script&gt;")
+
+	for _, cmd := range []string{"/audit", "/stats"} {
+		before := len(d.tg.Messages(ed.id))
+		d.say(ed, cmd)
+		if len(d.tg.Messages(ed.id)) != before+1 {
+			t.Errorf("%s: no message (Telegram would refuse its HTML)", cmd)
+			continue
+		}
+		mustContain(t, d.last(ed.id).Text(), "&lt;b&gt;Boss&lt;/b&gt;")
+	}
+}
