@@ -155,7 +155,7 @@ func (b *Bot) jobLine(lang string, j delivery.JobStatus) string {
 	if title == "" {
 		title = j.ArticleID
 	}
-	head := "• «" + esc(truncate(title, 50)) + "» (" + esc(j.Lang) + ")"
+	head := "• «" + esc(truncate(title, 50)) + "» (" + esc(b.langsInText(lang, []string{j.Lang})) + ")"
 	if j.Breaking {
 		head += " ⚡"
 	}
@@ -180,7 +180,7 @@ func (b *Bot) cmdAudit(ctx context.Context, c *call) error {
 	jobs, _ := b.pub.(JobHistory)
 	lines := []string{"<b>" + esc(b.t(lang, "admin_audit_title", nil)) + "</b>"}
 	for i, e := range entries {
-		head := strconv.Itoa(i+1) + ". «" + esc(truncate(e.Title, 80)) + "» (" + esc(e.Lang) + ")"
+		head := strconv.Itoa(i+1) + ". «" + esc(truncate(e.Title, 80)) + "» (" + esc(b.langsInText(lang, []string{e.Lang})) + ")"
 		if e.Breaking {
 			head += " ⚡"
 		}

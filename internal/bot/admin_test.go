@@ -927,3 +927,26 @@ func TestHostileNamesAndTitlesAreEscaped(t *testing.T) {
 		mustContain(t, d.last(ed.id).Text(), "&lt;b&gt;Boss&lt;/b&gt;")
 	}
 }
+
+// TestDeskNamesStoryLanguagesInTheEditorsLanguage: /audit and /stats name a story's language
+// in the editor's language («английский»), not by its code ("en").
+func TestDeskNamesStoryLanguagesInTheEditorsLanguage(t *testing.T) {
+	want := map[string]string{"kk": "(ағылшын тілі)", "ru": "(английский)", "en": "(English)"}
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			d := newDesk(t, nil)
+			d.subscribe(9001)
+			ed := admin(adminA, lang)
+			_, control := d.publish(ed.id, ed, d.story.ID)
+			d.pressAs(ed.id, ed, control.MessageID, buttonData(t, control, deskWords[lang].confirm))
+			for _, cmd := range []string{"/audit", "/stats"} {
+				d.say(ed, cmd)
+				text := d.last(ed.id).Text()
+				mustContain(t, text, want[lang])
+				if strings.Contains(text, "(en)") {
+					t.Errorf("%s shows the language code: %q", cmd, text)
+				}
+			}
+		})
+	}
+}
