@@ -130,7 +130,7 @@ func (e *Engine) sendOne(ctx context.Context, ch string, p post.Post) (telegram.
 		if err := ctx.Err(); err != nil {
 			return telegram.Message{}, notSent{err}
 		}
-		msg, err := e.tg.Send(ctx, p.Method, p.Params)
+		msg, err := e.sendDraining(ctx, p)
 		if err == nil {
 			return msg, nil
 		}
@@ -151,6 +151,21 @@ func (e *Engine) sendOne(ctx context.Context, ch string, p post.Post) (telegram.
 			return telegram.Message{}, err
 		}
 	}
+}
+
+// sendDraining makes the call with a ctx that outlives ctx by up to DrainTimeout: a call on
+// its way when the service shuts down gets its answer (and the post its record) instead of
+// being cut off with its outcome unknown — the post in the channel, but beyond any later
+// correction or retraction.
+func (e *Engine) sendDraining(ctx context.Context, p post.Post) (telegram.Message, error) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(e.opt.DrainTimeout, cancel)
+		context.AfterFunc(sctx, func() { t.Stop() })
+	})
+	defer stop()
+	return e.tg.Send(sctx, p.Method, p.Params)
 }
 
 // Correct edits the channel posts of a story whose content changed. Photo posts get their

@@ -268,3 +268,33 @@ func TestRetractionStopsAPageMidway(t *testing.T) {
 		t.Errorf("job %+v (found %v, %v), want retracted", j, ok, err)
 	}
 }
+
+// A shutdown while the channel post is on its way lets it finish (as fan-out sends do), so
+// the post is recorded and later corrections can edit it, instead of a post that is in the
+// channel but unknown to newsbot.
+func TestShutdownDuringChannelPostRecordsIt(t *testing.T) {
+	e := newEnv(t)
+	eng, _ := e.engine(Options{})
+	e.tg.SetHandler(func(r telegramtest.Request) *telegramtest.Response {
+		if r.Method == "sendMessage" && r.ChatID() == "@news_en" {
+			time.Sleep(300 * time.Millisecond) // Telegram is slow to answer
+		}
+		return nil
+	})
+	a := story("sd1", "en")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_ = eng.Publish(ctx, a) // cut off: the source offers the story again
+	e.tg.WaitFor(t, "sendMessage", 1, 5*time.Second)
+	e.tg.SetHandler(nil)
+	if err := eng.Publish(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	a.Title = "Story sd1, corrected"
+	if err := eng.Correct(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.channelPosts("Story sd1"); len(got) != 1 || !strings.Contains(got[0], "corrected") {
+		t.Errorf("channel holds %q, want the one post, corrected", got)
+	}
+}
