@@ -130,6 +130,11 @@ func (b *Bot) onCallback(ctx context.Context, q *telegram.CallbackQuery) error {
 	p.view, p.arg = prefix, rest
 
 	r, ok, err := b.readers.Get(ctx, p.chatID)
+	if errors.Is(err, subscriber.ErrCorrupt) {
+		// As in loadReader: a stranger, told to /start, which repairs the record.
+		b.log.Error("bot: unreadable reader record; treating the chat as new", "chat_id", p.chatID, "err", err)
+		r, ok, err = subscriber.Reader{}, false, nil
+	}
 	if err != nil {
 		b.answer(ctx, p, b.t(p.lang, "bot_error", nil))
 		return fmt.Errorf("load reader %d: %w", p.chatID, err)

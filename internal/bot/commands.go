@@ -179,6 +179,11 @@ func (b *Bot) loadReader(ctx context.Context, c *call) error {
 		c.lang = b.defLang
 	}
 	r, ok, err := b.readers.Get(ctx, c.chatID)
+	if errors.Is(err, subscriber.ErrCorrupt) {
+		// Answered as a stranger, so /start can write a good record over it.
+		b.log.Error("bot: unreadable reader record; treating the chat as new", "chat_id", c.chatID, "err", err)
+		r, ok, err = subscriber.Reader{}, false, nil
+	}
 	if err != nil {
 		return fmt.Errorf("load reader: %w", err)
 	}

@@ -417,3 +417,26 @@ func TestStartWithAnOddTelegramLanguageCode(t *testing.T) {
 		mustContain(t, h.last(reader.id).Text(), words[tc.lang].welcome)
 	}
 }
+
+// TestStartRepairsAnUnreadableRecord: a reader record the store cannot read (damaged by hand,
+// written by another release) must not lock the reader out: the bot answers as to a stranger,
+// and /start writes a good record over it.
+func TestStartRepairsAnUnreadableRecord(t *testing.T) {
+	h := newHarness(t)
+	reader := who{id: 1360, lang: "ru"}
+	h.say(reader, "/start")
+	id := h.last(reader.id).MessageID
+	key := h.prefix + "{sub}:r:1360"
+	if err := h.rdb.HSet(context.Background(), key, "s", "maybe", "j", "yesterday").Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.say(reader, "/help")
+	mustContain(t, h.last(reader.id).Text(), words["ru"].help)
+	ans := h.press(reader.id, reader, id, "s1:t:politics")
+	mustContain(t, ans.Params["text"].(string), words["ru"].notSubscribed)
+	h.say(reader, "/start")
+	mustContain(t, h.last(reader.id).Text(), words["ru"].welcome)
+	if r := h.reader(reader.id); r.Status != subscriber.Active || !r.AllTopics {
+		t.Errorf("reader after /start = %+v, want a fresh active subscription", r)
+	}
+}

@@ -337,7 +337,8 @@ func (s *Store) patch(ctx context.Context, chatID int64, op, val string) (Reader
 // Reader with just ChatID when there is none) and edits it; the result is validated and saved
 // like Save, unless fn returns an error, which Update returns with nothing written. A concurrent
 // change of the same reader makes Update read again and call fn again, so fn must have no other
-// effects. For changes no single method covers, e.g. /start of a returning reader (active
+// effects. A stored record that cannot be read (ErrCorrupt) is given to fn as none (exists
+// false), so that writing a new one repairs it. For changes no single method covers, e.g. /start of a returning reader (active
 // again, plus a deep-link topic and language). Returns the reader as saved.
 func (s *Store) Update(ctx context.Context, chatID int64, fn func(r *Reader, exists bool) error) (Reader, error) {
 	if err := checkID(chatID); err != nil {
@@ -352,8 +353,17 @@ func (s *Store) Update(ctx context.Context, chatID int64, fn func(r *Reader, exi
 		}
 		r, exists := Reader{ChatID: chatID}, len(m) > 0
 		if exists {
-			if r, err = decode(chatID, m); err != nil {
+			d, err := decode(chatID, m)
+			switch {
+			case errors.Is(err, ErrCorrupt):
+				// Unreadable (damaged, or written by another release): fn starts afresh, so
+				// that the reader is not locked out; the save takes the old record out of
+				// whatever indexes it was in.
+				exists = false
+			case err != nil:
 				return err
+			default:
+				r = d
 			}
 		}
 		if err := fn(&r, exists); err != nil {

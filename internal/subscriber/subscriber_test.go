@@ -614,6 +614,21 @@ func TestCorruptRecord(t *testing.T) {
 	if _, ok, err := f.s.Get(ctx, 3); !ok || err != nil {
 		t.Errorf("after overwrite: %v %v", ok, err)
 	}
+	// Update sees a corrupt record as none, so that writing a reader repairs it.
+	f.rdb.HSet(ctx, f.prefix+"{sub}:r:3", "s", "maybe")
+	r, err := f.s.Update(ctx, 3, func(r *subscriber.Reader, exists bool) error {
+		if exists {
+			t.Error("Update handed a corrupt record to fn as existing")
+		}
+		*r = active(3, "ru", []string{"ru"}, []string{"sport"})
+		return nil
+	})
+	if err != nil || r.Lang != "ru" || r.Status != subscriber.Active {
+		t.Errorf("Update over a corrupt record = %+v, %v", r, err)
+	}
+	if ids, _ := f.s.AudiencePage(ctx, "ru", []string{"sport"}, false, subscriber.Start, 10); len(ids) != 1 || ids[0] != 3 {
+		t.Errorf("audience after the repair = %v, want [3]", ids)
+	}
 
 	f.rdb.HSet(ctx, f.prefix+"{sub}:stats", "s:active", "lots")
 	if _, err := f.s.Counts(ctx); !errors.Is(err, subscriber.ErrCorrupt) {
