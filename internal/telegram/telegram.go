@@ -51,7 +51,9 @@ func New(token, apiURL string, httpClient *http.Client, log *slog.Logger) *Clien
 	}
 	c := &Client{token: token, log: log}
 	c.tmpl = tgbotapi.BotAPI{Token: token, Buffer: 100}
-	c.tmpl.SetAPIEndpoint(strings.TrimRight(apiURL, "/") + "/bot%s/%s")
+	// The library builds each URL with Sprintf: a percent-escape in the base URL must not
+	// be read as a verb (it would scatter the token through the URL).
+	c.tmpl.SetAPIEndpoint(strings.ReplaceAll(strings.TrimRight(apiURL, "/"), "%", "%%") + "/bot%s/%s")
 	c.pool.New = func() any {
 		cl := &caller{doer: ctxDoer{hc: httpClient}}
 		cl.bot = c.tmpl

@@ -498,3 +498,22 @@ func TestEditAndDeleteHelpers(t *testing.T) {
 		t.Error("helpers match foreign errors")
 	}
 }
+
+// TestAPIURLWithPercentEscapes: TELEGRAM_API_URL may hold percent-escapes (a self-hosted Bot
+// API behind a path); they must reach the server as written, not be read as format verbs
+// that scatter the token through the URL.
+func TestAPIURLWithPercentEscapes(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.EscapedPath()
+		fmt.Fprint(w, `{"ok":true,"result":{"id":1,"is_bot":true,"first_name":"B","username":"b"}}`)
+	}))
+	defer srv.Close()
+	c := telegram.New("123:ABC", srv.URL+"/tg%20api", nil, nil)
+	if _, err := c.GetMe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := "/tg%20api/bot123:ABC/getMe"; got != want {
+		t.Errorf("request path %q, want %q", got, want)
+	}
+}
