@@ -51,8 +51,14 @@ func (c channelPost) String() string {
 	return "p:" + strconv.Itoa(c.msgID) + ":" + c.method + ":" + c.image
 }
 
-// postChannel posts a story to the channel of its language, once: a channel that holds the
-// story (or is posting it, or had it retracted) is left alone.
+// hashField is the field of the channels hash beside a channel's post state that holds the
+// content digest (article.Hash) of what the post shows.
+func hashField(ch string) string { return "h:" + ch }
+
+// postChannel posts a story to the channel of its language, once: a channel that is posting
+// the story or had it retracted is left alone, and one that holds it is only brought up to
+// date — a copy whose hand-on outlived its claim may publish an older text than the copy
+// that took the story over, and the channel must end with the newer one either way.
 func (e *Engine) postChannel(ctx context.Context, a article.Article) error {
 	ch := e.opt.Channels[a.Lang]
 	if ch == "" {
@@ -64,6 +70,15 @@ func (e *Engine) postChannel(ctx context.Context, a article.Article) error {
 		return fmt.Errorf("post to channel %s: %w", ch, err)
 	}
 	if !ok {
+		cur, err := e.rdb.HMGet(ctx, key, ch, hashField(ch)).Result()
+		if err != nil {
+			return fmt.Errorf("post to channel %s: %w", ch, err)
+		}
+		v, _ := cur[0].(string)
+		h, _ := cur[1].(string)
+		if cp, posted := parseChannelPost(v); posted && h != "" && h != a.Hash() {
+			return e.correctOne(ctx, a, ch, cp)
+		}
 		return nil
 	}
 	e.rdb.Expire(ctx, key, e.opt.LedgerTTL)
@@ -83,7 +98,7 @@ func (e *Engine) postChannel(ctx context.Context, a article.Article) error {
 	}
 	e.met.channel.WithLabelValues("post").Inc()
 	st := channelPost{msgID: msg.MessageID, method: p.Method, image: a.ImageURL}
-	if err := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, st.String()).Err(); err != nil {
+	if err := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, st.String(), hashField(ch), a.Hash()).Err(); err != nil {
 		return fmt.Errorf("record channel post %s: %w", ch, err)
 	}
 	e.log.Info("posted to channel", "article_id", a.ID, "lang", a.Lang, "channel", ch, "message_id", msg.MessageID)
@@ -263,11 +278,13 @@ func (e *Engine) correctOne(ctx context.Context, a article.Article, ch string, c
 	if err != nil && !notModified(err) {
 		return err
 	}
+	fields := []any{hashField(ch), a.Hash()}
 	if method == "editMessageMedia" {
 		cp.image = a.ImageURL
-		if err := e.rdb.HSet(ctx, e.keys.channels(a.ID), ch, cp.String()).Err(); err != nil {
-			return fmt.Errorf("record edit: %w", err)
-		}
+		fields = append(fields, ch, cp.String())
+	}
+	if err := e.rdb.HSet(context.WithoutCancel(ctx), e.keys.channels(a.ID), fields...).Err(); err != nil {
+		return fmt.Errorf("record edit: %w", err)
 	}
 	e.met.channel.WithLabelValues("edit").Inc()
 	e.log.Info("corrected channel post", "article_id", a.ID, "channel", ch, "message_id", cp.msgID, "method", method)
@@ -298,7 +315,7 @@ func (e *Engine) repost(ctx context.Context, a article.Article, ch string, cp ch
 		return fmt.Errorf("repost: %w", err)
 	}
 	st := channelPost{msgID: msg.MessageID, method: p.Method, image: a.ImageURL}
-	if err := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, st.String()).Err(); err != nil {
+	if err := e.rdb.HSet(context.WithoutCancel(ctx), key, ch, st.String(), hashField(ch), a.Hash()).Err(); err != nil {
 		return fmt.Errorf("record repost: %w", err)
 	}
 	e.met.channel.WithLabelValues("repost").Inc()

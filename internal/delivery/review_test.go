@@ -298,3 +298,30 @@ func TestShutdownDuringChannelPostRecordsIt(t *testing.T) {
 		t.Errorf("channel holds %q, want the one post, corrected", got)
 	}
 }
+
+// A copy whose hand-on of a new story outlived its claim publishes the story's first text
+// while the copy that took it over publishes the corrected one (or the other way round):
+// the channel ends with the text published last, in one post.
+func TestPublishOfANewerTextBringsTheChannelPostUpToDate(t *testing.T) {
+	e := newEnv(t)
+	eng, _ := e.engine(Options{})
+	ctx := context.Background()
+	a := story("up1", "en")
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	a.Title = "Story up1, corrected"
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.channelPosts("Story up1"); len(got) != 1 || !strings.Contains(got[0], "corrected") {
+		t.Errorf("channel holds %q, want the one post, corrected", got)
+	}
+	// Publishing the same text again changes nothing.
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.tg.Count("editMessageText"); n != 1 {
+		t.Errorf("%d edits, want 1", n)
+	}
+}
