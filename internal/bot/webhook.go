@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"newsbot/internal/telegram"
@@ -38,6 +39,25 @@ type webhook struct {
 	d      *Dispatcher
 	seen   *Seen
 	log    *slog.Logger
+
+	// Refused requests are counted and logged at most once per refusedLogEvery: anyone can
+	// reach the public URL, and a line per request would let them bury the log.
+	refused    atomic.Int64
+	refusedLog atomic.Int64 // unix nanoseconds of the last line
+}
+
+// refusedLogEvery is how often refused (unsigned) webhook requests are logged.
+const refusedLogEvery = time.Minute
+
+func (h *webhook) logRefused(r *http.Request) {
+	n := h.refused.Add(1)
+	now := time.Now().UnixNano()
+	last := h.refusedLog.Load()
+	if last != 0 && now-last < int64(refusedLogEvery) || !h.refusedLog.CompareAndSwap(last, now) {
+		return
+	}
+	h.refused.Add(-n)
+	h.log.Warn("webhook request with a wrong secret", "remote_addr", r.RemoteAddr, "refused_since_last_line", n)
 }
 
 // NewWebhookHandler serves Telegram's webhook deliveries: it refuses a request without the
@@ -61,7 +81,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	got := []byte(r.Header.Get("X-Telegram-Bot-Api-Secret-Token"))
 	if len(h.secret) == 0 || subtle.ConstantTimeCompare(got, h.secret) != 1 {
-		h.log.Warn("webhook request with a wrong secret", "remote_addr", r.RemoteAddr)
+		h.logRefused(r)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -222,4 +223,25 @@ func TestWebhookOrderPerChat(t *testing.T) {
 	}
 	waitUntil(t, "200 updates", func() bool { return rec.total.Load() == 200 })
 	rec.check(t, want)
+}
+
+// TestWebhookWrongSecretsDoNotFloodTheLog: anyone can hit the public webhook URL; a stream
+// of unsigned requests is refused one by one but logged once a minute, with a count, so it
+// cannot bury the log.
+func TestWebhookWrongSecretsDoNotFloodTheLog(t *testing.T) {
+	rec := newIntakeRecorder()
+	rdb, prefix := redistest.New(t)
+	d, _, _ := startDispatcher(t, rec, 1)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	ts := httptest.NewServer(NewWebhookHandler(testSecret, d, NewSeen(rdb, prefix), log))
+	defer ts.Close()
+	for i := range 200 {
+		if got := deliver(t, ts.URL, "POST", "wrong", updateJSON(i+1, 1, "x")); got != 401 {
+			t.Fatalf("request %d: %d, want 401", i, got)
+		}
+	}
+	if n := strings.Count(logs.String(), "wrong secret"); n < 1 || n > 2 {
+		t.Errorf("%d log lines for 200 refused requests, want 1 or 2:\n%s", n, logs.String())
+	}
 }
