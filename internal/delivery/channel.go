@@ -207,6 +207,13 @@ func (e *Engine) Correct(ctx context.Context, a article.Article) error {
 		}
 		if err := e.correctOne(ctx, a, ch, cp); err != nil {
 			e.met.channel.WithLabelValues("edit_failed").Inc()
+			if refused(err) {
+				// Asking again will not help (a post Telegram will not edit any more):
+				// the correction is done as far as newsbot can do it.
+				e.log.Error("channel post could not be corrected; edit it by hand", "article_id", a.ID,
+					"channel", ch, "message_id", cp.msgID, "err", err)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("correct %s in %s: %w", a.ID, ch, err))
 		}
 	}
@@ -352,8 +359,16 @@ func (e *Engine) Retract(ctx context.Context, a article.Article) error {
 			continue
 		}
 		// Message id 0: deleted already by a repost that failed; nothing left to delete.
+		deleted := cp.msgID != 0
 		if cp.msgID != 0 {
-			if err := e.deleteMessage(ctx, ch, cp.msgID); err != nil {
+			err := e.deleteMessage(ctx, ch, cp.msgID)
+			if refused(err) {
+				deleted = false
+				// Telegram deletes a bot's channel post only within 48 hours; asking
+				// again will not help. The story is retracted everywhere else.
+				e.log.Error("channel post of a retracted story could not be deleted; delete it by hand",
+					"article_id", a.ID, "channel", ch, "message_id", cp.msgID, "err", err)
+			} else if err != nil {
 				errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))
 				continue
 			}
@@ -362,7 +377,9 @@ func (e *Engine) Retract(ctx context.Context, a article.Article) error {
 			errs = append(errs, fmt.Errorf("retract %s in %s: %w", a.ID, ch, err))
 			continue
 		}
-		e.log.Info("deleted retracted story from channel", "article_id", a.ID, "channel", ch, "message_id", cp.msgID)
+		if deleted {
+			e.log.Info("deleted retracted story from channel", "article_id", a.ID, "channel", ch, "message_id", cp.msgID)
+		}
 	}
 	return errors.Join(errs...)
 }

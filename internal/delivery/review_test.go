@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +324,36 @@ func TestPublishOfANewerTextBringsTheChannelPostUpToDate(t *testing.T) {
 	}
 	if n := e.tg.Count("editMessageText"); n != 1 {
 		t.Errorf("%d edits, want 1", n)
+	}
+}
+
+// Telegram lets a bot delete a channel post only within 48 hours. Retracting an older story
+// is refused for good: Retract must say so in the log and finish (so the watcher records the
+// retraction and /latest drops the story) instead of failing on every retry forever.
+func TestRetractionOfAPostTelegramWillNotDelete(t *testing.T) {
+	e := newEnv(t)
+	var logs syncBuffer
+	eng, _ := e.engine(Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx := context.Background()
+	a := story("old1", "en")
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.FailNext("deleteMessage", "@news_en", telegramtest.BadRequest("message can't be deleted"))
+	if err := eng.Retract(ctx, a); err != nil {
+		t.Errorf("Retract: %v, want it done (Telegram will never delete the post)", err)
+	}
+	if !strings.Contains(logs.String(), "delete it by hand") {
+		t.Errorf("no log line asking an editor to delete the post:\n%s", logs.String())
+	}
+	// A correction refused for good likewise.
+	b := story("old2", "en")
+	if err := eng.Publish(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.FailNext("editMessageText", "@news_en", telegramtest.BadRequest("message can't be edited"))
+	b.Title = "Story old2, corrected"
+	if err := eng.Correct(ctx, b); err != nil {
+		t.Errorf("Correct: %v, want it done (Telegram will never edit the post)", err)
 	}
 }
