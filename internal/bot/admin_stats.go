@@ -78,7 +78,7 @@ func (b *Bot) cmdStats(ctx context.Context, c *call) error {
 		}
 		parts = append(parts, strings.Join(jobs, "\n"))
 	}
-	return b.send(ctx, c.chatID, strings.Join(parts, "\n\n"), nil)
+	return b.sendLong(ctx, c.chatID, strings.Join(parts, "\n\n"))
 }
 
 // readerStats: totals by status, then each story language with its topics.
@@ -203,7 +203,7 @@ func (b *Bot) cmdAudit(ctx context.Context, c *call) error {
 			lines = append(lines, b.jobOutcome(lang, j))
 		}
 	}
-	return b.send(ctx, c.chatID, strings.Join(lines, "\n"), nil)
+	return b.sendLong(ctx, c.chatID, strings.Join(lines, "\n"))
 }
 
 // jobOutcome is how a pushed job is doing: its progress while it runs, the final counts once

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -948,5 +949,59 @@ func TestDeskNamesStoryLanguagesInTheEditorsLanguage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStatsWithManyTopicsFitsTelegram: TOPICS may list dozens of sections; /stats must still
+// reach the editor (in more than one message if need be) instead of Telegram refusing a text
+// over 4096 characters.
+func TestStatsWithManyTopicsFitsTelegram(t *testing.T) {
+	var topics []string
+	for i := range 80 {
+		topics = append(topics, fmt.Sprintf("section-number-%02d-with-long-name", i))
+	}
+	var store *subscriber.Store
+	h := newHarness(t, func(o *Options) {
+		o.Admins = []int64{adminA.id}
+		o.Topics = topics
+		store = subscriber.NewStore(o.Redis, o.Prefix, testLangs, topics)
+		o.Readers = store
+	})
+	ctx := context.Background()
+	for i, l := range testLangs {
+		if err := store.Save(ctx, subscriber.Reader{ChatID: int64(9100 + i), Lang: l, Langs: testLangs, Topics: topics, Status: subscriber.Active}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(h.tg.Messages(adminA.id))
+	h.say(adminA, "/stats")
+	ms := h.tg.Messages(adminA.id)[before:]
+	if len(ms) == 0 {
+		t.Fatal("/stats sent nothing (Telegram refused the text?)")
+	}
+	var all strings.Builder
+	for _, m := range ms {
+		all.WriteString(m.Text())
+	}
+	mustContain(t, all.String(), "<b>Readers</b>", "section-number-79-with-long-name 3", "<b>Last 24 hours</b>")
+}
+
+func TestSplitMessage(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		n    int
+		want []string
+	}{
+		{"a\nb\nc", 100, []string{"a\nb\nc"}},
+		{"aa\nbb\ncc", 6, []string{"aa\nbb", "cc"}},
+		{"aa\n\n\nbb", 4, []string{"aa", "bb"}}, // blank lines at a cut go
+		{"⚡⚡\nb", 5, []string{"⚡⚡\nb"}},         // ⚡ is one UTF-16 unit, 👤 two
+		{"👤👤\nb", 5, []string{"👤👤", "b"}},
+		{"toolongline\nx", 4, []string{"toolongline", "x"}},
+		{"\n\n", 10, nil},
+	} {
+		if got := splitMessage(tt.text, tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("splitMessage(%q, %d) = %q, want %q", tt.text, tt.n, got, tt.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/redis/go-redis/v9"
 
@@ -260,6 +261,50 @@ func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) e
 		return fmt.Errorf("send message to %d: %w", chatID, err)
 	}
 	return nil
+}
+
+// maxMessage is how much raw HTML one message carries, in UTF-16 units. Telegram allows 4096
+// characters after parsing, which is never more than the raw text.
+const maxMessage = 4000
+
+// sendLong sends a text that may be longer than one message (/stats with many topics) as
+// several, cut between lines: every line the bot builds closes its own tags.
+func (b *Bot) sendLong(ctx context.Context, chatID int64, text string) error {
+	for _, chunk := range splitMessage(text, maxMessage) {
+		if err := b.send(ctx, chatID, chunk, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitMessage cuts text between lines into chunks of at most n UTF-16 units (a line longer
+// than n stays whole). Blank chunks are dropped: Telegram refuses an empty message.
+func splitMessage(text string, n int) []string {
+	var (
+		out  []string
+		cur  []string
+		size int
+	)
+	flush := func() {
+		if chunk := strings.Join(cur, "\n"); strings.TrimSpace(chunk) != "" {
+			out = append(out, strings.Trim(chunk, "\n"))
+		}
+		cur, size = nil, 0
+	}
+	for _, line := range strings.Split(text, "\n") {
+		l := 1 // the line break
+		for _, r := range line {
+			l += utf16.RuneLen(r)
+		}
+		if size > 0 && size+l > n {
+			flush()
+		}
+		cur = append(cur, line)
+		size += l
+	}
+	flush()
+	return out
 }
 
 // maxReplyWait bounds how long a reply waits out Telegram's 429; replyRetries, how often.
