@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"newsbot/internal/redistest"
+	"newsbot/internal/subscriber"
 	"newsbot/internal/telegramtest"
 )
 
@@ -355,5 +356,34 @@ func TestRetractionOfAPostTelegramWillNotDelete(t *testing.T) {
 	b.Title = "Story old2, corrected"
 	if err := eng.Correct(ctx, b); err != nil {
 		t.Errorf("Correct: %v, want it done (Telegram will never edit the post)", err)
+	}
+}
+
+// A job given up because its story can have no audience any more (LANGUAGES changed while it
+// ran) leaves no page leases behind for good.
+func TestAbandonedJobLeavesNoLeases(t *testing.T) {
+	e := newEnv(t)
+	e.readers(100, 5, "en")
+	a, _ := e.engine(Options{PageSize: 2})
+	ctx := context.Background()
+	if err := a.Publish(ctx, story("ab1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.next(ctx); err != nil || p == nil { // a page leased, then the copy stops
+		t.Fatalf("claim: %v, %v", p, err)
+	}
+	// The service comes back with English no longer among LANGUAGES.
+	e.store = subscriber.NewStore(e.rdb, e.prefix, []string{"kk", "ru"}, testTopics)
+	b, _ := e.engine(Options{PageSize: 2})
+	if _, err := b.next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := b.Job(ctx, newJobID("ab1", 0))
+	if err != nil || j.State != JobAbandoned {
+		t.Fatalf("job %+v, %v; want abandoned", j, err)
+	}
+	id := newJobID("ab1", 0)
+	if n, _ := e.rdb.Exists(ctx, b.keys.leases(id), b.keys.owners(id)).Result(); n != 0 {
+		t.Errorf("%d lease keys left behind by the abandoned job", n)
 	}
 }

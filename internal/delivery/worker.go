@@ -151,7 +151,14 @@ func (e *Engine) next(ctx context.Context) (*page, error) {
 // abandon ends a job that can never be worked.
 func (e *Engine) abandon(ctx context.Context, id JobID, cause error) {
 	e.log.Error("fan-out abandoned", "job", string(id), "article_id", id.story(), "err", cause)
-	if err := e.rdb.HSet(ctx, e.keys.job(id), "st", "invalid", "fin", time.Now().UnixMilli()).Err(); err != nil {
+	_, err := e.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, e.keys.job(id), "st", "invalid", "fin", time.Now().UnixMilli())
+		// Pages leased before the job became impossible are never finished: drop their
+		// leases, which have no TTL of their own.
+		p.Del(ctx, e.keys.leases(id), e.keys.owners(id))
+		return nil
+	})
+	if err != nil {
 		e.log.Error("abandon fan-out", "job", string(id), "err", err)
 		return
 	}
