@@ -110,8 +110,8 @@ var deskWords = map[string]deskText{
 	"en": {
 		title: "Publish this story?", confirm: "Confirm", cancel: "Cancel",
 		breaking: "Breaking: all readers", again: "Push again", notFound: "No story found",
-		published: "Published by Aigerim Sadykova at 27 November 2026, 10:15", already: "Already published by Aigerim Sadykova at 27 November 2026, 10:15",
-		cancelled: "Cancelled by Aigerim Sadykova at 27 November 2026, 10:15", wasCancelled: "This request was cancelled",
+		published: "Published by Aigerim Sadykova, 27 November 2026, 10:15", already: "Already published by Aigerim Sadykova, 27 November 2026, 10:15",
+		cancelled: "Cancelled by Aigerim Sadykova, 27 November 2026, 10:15", wasCancelled: "This request was cancelled",
 		pushedBefore: "This story was already pushed by Aigerim Sadykova", deliveredBefore: "already sent to readers",
 		date: "27 November 2026, 10:15", readers1: "1 reader", readers3: "3 readers", mode: "Breaking: every reader of this language gets it",
 		auditTitle: "Pushed by editors", auditEmpty: "No story has been pushed by an editor yet", usage: "Send /publish",
