@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"newsbot/internal/redistest"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegramtest"
@@ -385,5 +387,34 @@ func TestAbandonedJobLeavesNoLeases(t *testing.T) {
 	id := newJobID("ab1", 0)
 	if n, _ := e.rdb.Exists(ctx, b.keys.leases(id), b.keys.owners(id)).Result(); n != 0 {
 		t.Errorf("%d lease keys left behind by the abandoned job", n)
+	}
+}
+
+// While Redis is down an idle engine's workers back off and log the outage once each, and
+// once more when work can be found again — not a line per poll.
+func TestRedisOutageIsLoggedOncePerWorker(t *testing.T) {
+	srv := redistest.Start(t)
+	// No client-side retries (as redisconn configures the service's client, nearly): each
+	// poll during the outage fails at once instead of riding it out.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e := newEnvWith(t, rdb, "quiet:")
+	var logs syncBuffer
+	eng, _ := e.engine(Options{Workers: 2, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	run(t, eng)
+	time.Sleep(100 * time.Millisecond)
+	srv.Stop()
+	time.Sleep(3 * time.Second)
+	srv.Restart(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "delivery work found again") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "find delivery work failed"); n < 1 || n > 2 {
+		t.Errorf("%d error lines for one outage with 2 workers, want 1–2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "delivery work found again") {
+		t.Errorf("no line when Redis came back:\n%s", out)
 	}
 }

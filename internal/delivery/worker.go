@@ -89,20 +89,41 @@ func (e *Engine) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
+// maxPollBackoff bounds the wait between polls for work while Redis fails.
+const maxPollBackoff = 5 * time.Second
+
 // work is one worker's loop: take the next page (priority queue first), send it, repeat.
 func (e *Engine) work(ctx, sendCtx context.Context, sem chan struct{}) {
 	idle := time.NewTimer(0)
 	defer idle.Stop()
+	// A Redis outage makes every poll fail: one line when it starts, one when it ends, and
+	// polls backing off to maxPollBackoff meanwhile, rather than an error line per poll.
+	var (
+		failures  int
+		failingAt time.Time
+	)
 	for ctx.Err() == nil {
 		p, err := e.next(ctx)
-		if err != nil && ctx.Err() == nil {
-			e.log.Error("find delivery work", "err", err)
+		wait := e.opt.IdlePoll
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			if failures == 1 {
+				failingAt = time.Now()
+				e.log.Error("find delivery work failed; retrying with backoff", "err", err)
+			} else {
+				e.log.Debug("find delivery work failed again", "err", err, "failures", failures)
+			}
+			wait = min(e.opt.IdlePoll<<min(failures, 6), maxPollBackoff)
+		case err == nil && failures > 0:
+			e.log.Info("delivery work found again", "failures", failures, "down_for", time.Since(failingAt).Round(time.Millisecond).String())
+			failures = 0
 		}
 		if p != nil {
 			e.process(ctx, sendCtx, sem, p)
 			continue
 		}
-		idle.Reset(e.opt.IdlePoll)
+		idle.Reset(wait)
 		select {
 		case <-ctx.Done():
 		case <-idle.C:
