@@ -294,7 +294,7 @@ func supervise(ctx context.Context, name string, w source.Watcher, log *slog.Log
 			return nil
 		}
 		wait := b.Next()
-		log.Error("article source stopped; restarting", "source", name, "err", err, "retry_in", wait)
+		log.Error("article source stopped; restarting", "source", name, "err", err, "retry_in", wait.Round(time.Millisecond).String())
 		select {
 		case <-ctx.Done():
 			return nil

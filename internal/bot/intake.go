@@ -176,7 +176,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		failures++
 		wait := p.backoff(failures, err)
-		p.log.Warn("poll updates failed", "err", err, "attempt", failures, "retry_in", wait.Round(time.Millisecond))
+		p.log.Warn("poll updates failed", "err", err, "attempt", failures, "retry_in", wait.Round(time.Millisecond).String())
 		if !sleep(ctx, wait) {
 			break
 		}

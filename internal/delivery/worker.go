@@ -387,7 +387,7 @@ func (e *Engine) finished(ctx context.Context, id JobID, res []string) {
 	d := time.Duration(n(4)-n(3)) * time.Millisecond
 	e.met.duration.Observe(d.Seconds())
 	e.log.Info("fan-out finished", "job", string(id), "article_id", id.story(), "lang", lang,
-		"state", res[0], "sent", n(1), "failed", n(2), "duration", d.Round(time.Millisecond))
+		"state", res[0], "sent", n(1), "failed", n(2), "duration", d.Round(time.Millisecond).String())
 }
 
 // Lease actions of flushScript.

@@ -31,7 +31,7 @@ func WaitReady(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger)
 		cancel()
 		if err == nil {
 			if !down.IsZero() {
-				log.Info("redis is reachable again", "down_for", time.Since(down).Round(time.Millisecond), "attempts", attempt)
+				log.Info("redis is reachable again", "down_for", time.Since(down).Round(time.Millisecond).String(), "attempts", attempt)
 			}
 			return nil
 		}
