@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"newsbot/internal/backoff"
 	"newsbot/internal/bot"
 	"newsbot/internal/config"
 	"newsbot/internal/delivery"
@@ -255,7 +256,7 @@ func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Stor
 // "/start@ThisBot" from commands meant for other bots. A refused token is fatal; anything
 // else is retried with backoff.
 func waitTelegram(ctx context.Context, tg *telegram.Client, apiURL string, log *slog.Logger) (telegram.User, error) {
-	b := redisconn.Backoff{Min: time.Second, Max: 30 * time.Second}
+	b := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
 	logged := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -264,7 +265,7 @@ func waitTelegram(ctx context.Context, tg *telegram.Client, apiURL string, log *
 		if err == nil {
 			return me, nil
 		}
-		if errors.Is(err, telegram.ErrUnauthorized) {
+		if telegram.OutcomeOf(err) == telegram.Unauthorized {
 			return telegram.User{}, fmt.Errorf("telegram refused TELEGRAM_BOT_TOKEN: %w", err)
 		}
 		// Telegram answers 404 to a token it cannot parse; so does anything at a wrong
@@ -287,7 +288,7 @@ func waitTelegram(ctx context.Context, tg *telegram.Client, apiURL string, log *
 // missing, say) is logged and started again with backoff: one broken source must not take
 // the bot, the delivery of the other sources or the subscribers' commands down with it.
 func supervise(ctx context.Context, name string, w source.Watcher, log *slog.Logger) error {
-	b := redisconn.Backoff{Min: time.Second, Max: time.Minute}
+	b := backoff.Backoff{Min: time.Second, Max: time.Minute}
 	for {
 		err := w.Run(ctx)
 		if ctx.Err() != nil {

@@ -321,11 +321,11 @@ const (
 func (b *Bot) call(ctx context.Context, method string, p map[string]any) (json.RawMessage, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := b.api.Call(ctx, method, p)
-		var te *telegram.Error
-		if err == nil || attempt == replyRetries || !errors.As(err, &te) || !errors.Is(err, telegram.ErrRetryAfter) || te.RetryAfter > maxReplyWait {
+		wait := telegram.RetryAfterOf(err)
+		if err == nil || attempt == replyRetries || wait == 0 || wait > maxReplyWait {
 			return res, err
 		}
-		if !sleep(ctx, te.RetryAfter) {
+		if !sleep(ctx, wait) {
 			return res, err
 		}
 	}
@@ -333,7 +333,7 @@ func (b *Bot) call(ctx context.Context, method string, p map[string]any) (json.R
 
 // gone marks a reader blocked when Telegram says the chat cannot be written to.
 func (b *Bot) gone(ctx context.Context, chatID int64, err error) {
-	if !errors.Is(err, telegram.ErrBlocked) && !errors.Is(err, telegram.ErrChatNotFound) {
+	if o := telegram.OutcomeOf(err); o != telegram.Blocked && o != telegram.ChatGone {
 		return
 	}
 	if _, ok, gerr := b.readers.Get(ctx, chatID); gerr != nil || !ok {
@@ -356,8 +356,7 @@ func (b *Bot) edit(ctx context.Context, chatID int64, messageID int, text string
 		p["link_preview_options"] = map[string]any{"is_disabled": true}
 	}
 	if _, err := b.call(ctx, method, p); err != nil {
-		var te *telegram.Error
-		if errors.As(err, &te) && strings.Contains(strings.ToLower(te.Description), "message is not modified") {
+		if telegram.OutcomeOf(err) == telegram.NotModified {
 			return nil
 		}
 		return fmt.Errorf("%s in %d: %w", method, chatID, err)

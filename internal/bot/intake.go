@@ -156,7 +156,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if errors.Is(err, telegram.ErrUnauthorized) {
+		if telegram.OutcomeOf(err) == telegram.Unauthorized {
 			// Revoked or mistyped: retrying cannot help, and the operator must act.
 			p.log.Error("telegram refused the bot token; polling stops (check TELEGRAM_BOT_TOKEN)", "err", err)
 			p.unlock()

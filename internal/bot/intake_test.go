@@ -180,7 +180,7 @@ func TestPollerRefusedTokenStops(t *testing.T) {
 	api := telegram.New(srv.Token()+"0", srv.URL(), nil, nil)
 	r := startPolling(t, newIntakeRecorder(), api, rdb, prefix)
 	waitUntil(t, "the poller to give up", func() bool { return r.err.Load() != nil })
-	if err := r.err.Load().(error); !errors.Is(err, telegram.ErrUnauthorized) || !strings.Contains(err.Error(), "TELEGRAM_BOT_TOKEN") {
+	if err := r.err.Load().(error); telegram.OutcomeOf(err) != telegram.Unauthorized || !strings.Contains(err.Error(), "TELEGRAM_BOT_TOKEN") {
 		t.Errorf("Run = %v, want ErrUnauthorized naming TELEGRAM_BOT_TOKEN", err)
 	}
 	// The lock is let go at once, so that a copy with a good token takes over without

@@ -110,11 +110,7 @@ func inDoubt(err error) bool {
 	if errors.As(err, new(notSent)) {
 		return false
 	}
-	var te *telegram.Error
-	if errors.As(err, &te) {
-		return te.Code == 0 && !beforeSend(err)
-	}
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	return telegram.OutcomeOf(err) == telegram.InDoubt
 }
 
 // notSent wraps an error that ended a call before its request left (ctx done while waiting
@@ -129,9 +125,11 @@ func (n notSent) Unwrap() error { return n.err }
 // the channel, the channel is gone, the post is malformed): an answer came, and sending
 // again will not help.
 func refused(err error) bool {
-	var te *telegram.Error
-	return errors.As(err, &te) && te.Code != 0 &&
-		!errors.Is(err, telegram.ErrTransient) && !errors.Is(err, telegram.ErrRetryAfter)
+	switch telegram.OutcomeOf(err) {
+	case telegram.Refused, telegram.Blocked, telegram.ChatGone, telegram.Migrated, telegram.BadMedia, telegram.Unauthorized:
+		return true
+	}
+	return false
 }
 
 // sendOne makes one Bot API call for a channel, on the global schedule, waiting out 429s and
@@ -149,15 +147,20 @@ func (e *Engine) sendOne(ctx context.Context, ch string, p post.Post) (telegram.
 		if err == nil {
 			return msg, nil
 		}
-		var te *telegram.Error
-		switch {
-		case errors.Is(err, telegram.ErrRetryAfter) && errors.As(err, &te) && attempt < 10:
+		switch telegram.OutcomeOf(err) {
+		case telegram.RetryAfter:
+			if attempt >= 10 {
+				return telegram.Message{}, err
+			}
 			e.met.limited.Inc()
 			e.countStats(ctx, 0, nil, 1)
-			if perr := e.lim.pause(ctx, te.RetryAfter); perr != nil {
+			if perr := e.lim.pause(ctx, telegram.RetryAfterOf(err)); perr != nil {
 				e.log.Error("pause sending", "err", perr)
 			}
-		case errors.Is(err, telegram.ErrTransient) && !inDoubt(err) && attempt < e.opt.Retries:
+		case telegram.NotSent:
+			if attempt >= e.opt.Retries {
+				return telegram.Message{}, err
+			}
 			if err := sleepUntil(ctx, time.Now().Add(backoff)); err != nil {
 				return telegram.Message{}, notSent{err}
 			}
@@ -397,11 +400,11 @@ func (e *Engine) deleteMessage(ctx context.Context, ch string, msgID int) error 
 }
 
 // notModified is Telegram's answer to an edit that changes nothing: the post is already right.
-func notModified(err error) bool { return telegram.IsNotModified(err) }
+func notModified(err error) bool { return telegram.OutcomeOf(err) == telegram.NotModified }
 
 // alreadyGone is Telegram's answer to deleting or editing a message that is not there any
 // more (an admin deleted it, or an earlier attempt's answer was lost).
-func alreadyGone(err error) bool { return telegram.IsMessageGone(err) }
+func alreadyGone(err error) bool { return telegram.OutcomeOf(err) == telegram.MessageGone }
 
 func decodeStory(raw string) (article.Article, error) {
 	var a article.Article

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -767,16 +766,11 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 			e.met.sent.Inc()
 			return result{chat: chat, state: "s:" + strconv.Itoa(msg.MessageID)}
 		}
-		var te *telegram.Error
-		errors.As(err, &te)
-		switch {
-		case errors.Is(err, telegram.ErrRetryAfter):
+		switch outcome := telegram.OutcomeOf(err); {
+		case outcome == telegram.RetryAfter:
 			e.met.limited.Inc()
 			e.countStats(ctx, 0, nil, 1)
-			wait := time.Second
-			if te != nil && te.RetryAfter > 0 {
-				wait = te.RetryAfter
-			}
+			wait := telegram.RetryAfterOf(err)
 			e.log.Warn("telegram says too many requests: everyone pauses", "retry_after", wait, "chat_id", chat)
 			if err := e.lim.pause(ctx, wait); err != nil && ctx.Err() == nil {
 				e.log.Error("pause sending", "err", err)
@@ -785,32 +779,31 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 				e.met.failed.WithLabelValues(reasonRateLimited).Inc()
 				return failed(reasonRateLimited)
 			}
-		case errors.Is(err, telegram.ErrBlocked):
+		case outcome == telegram.Blocked:
 			if err := e.readers.SetStatus(ctx, chat, subscriber.Blocked); err != nil {
 				e.log.Error("mark reader blocked", "chat_id", chat, "err", err)
 			}
 			e.met.failed.WithLabelValues(reasonBlocked).Inc()
 			return result{chat: chat, state: "x:" + reasonBlocked, reason: reasonBlocked}
-		case errors.Is(err, telegram.ErrChatNotFound):
+		case outcome == telegram.ChatGone:
 			if err := e.readers.Delete(ctx, chat); err != nil {
 				e.log.Error("remove reader whose chat is gone", "chat_id", chat, "err", err)
 			}
 			e.met.failed.WithLabelValues(reasonNotFound).Inc()
 			return result{chat: chat, state: "x:" + reasonNotFound, reason: reasonNotFound}
-		case errors.Is(err, telegram.ErrMigrated) && te != nil && te.MigrateTo != 0:
-			return e.migrate(ctx, sendCtx, jr, chat, te.MigrateTo, lang)
-		case errors.Is(err, telegram.ErrUnauthorized):
+		case outcome == telegram.Migrated:
+			return e.migrate(ctx, sendCtx, jr, chat, telegram.MigratedTo(err), lang)
+		case outcome == telegram.Unauthorized:
 			e.log.Error("telegram refuses the bot token", "err", err)
 			e.met.failed.WithLabelValues(reasonUnauthorized).Inc()
 			return failed(reasonUnauthorized)
-		case errors.Is(err, telegram.ErrTransient):
-			if te != nil && te.Code == 0 && !beforeSend(err) {
-				// No answer: the message may or may not have arrived. Sending again could
-				// give the reader two copies; the chat stays "sending" (in doubt).
-				e.met.failed.WithLabelValues(reasonInDoubt).Inc()
-				e.log.Warn("send outcome unknown, not retried", "chat_id", chat, "err", err)
-				return result{chat: chat, state: "u:" + job, reason: reasonInDoubt}
-			}
+		case outcome == telegram.InDoubt:
+			// No answer: the message may or may not have arrived. Sending again could
+			// give the reader two copies; the chat stays "sending" (in doubt).
+			e.met.failed.WithLabelValues(reasonInDoubt).Inc()
+			e.log.Warn("send outcome unknown, not retried", "chat_id", chat, "err", err)
+			return result{chat: chat, state: "u:" + job, reason: reasonInDoubt}
+		case outcome == telegram.NotSent && sendCtx.Err() == nil:
 			if transient++; transient > e.opt.Retries {
 				e.met.failed.WithLabelValues(reasonTransient).Inc()
 				e.log.Warn("send failed after retries", "chat_id", chat, "article_id", jr.art.ID, "err", err)
@@ -820,9 +813,8 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 				return result{chat: chat} // shutting down: hand back, it was not sent
 			}
 			backoff *= 2
-		case errors.Is(err, context.Canceled) || sendCtx.Err() != nil:
-			// Cut off at shutdown: the request may have gone out.
-			return result{chat: chat, state: "u:" + job, reason: reasonInDoubt}
+		case outcome == telegram.NotSent:
+			return result{chat: chat} // cut off at shutdown before it left: hand back
 		default: // ErrBadRequest and anything unknown: sending again will not help
 			e.met.failed.WithLabelValues(reasonBadRequest).Inc()
 			e.log.Warn("telegram refused the message", "chat_id", chat, "article_id", jr.art.ID, "err", err)
@@ -832,13 +824,6 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 			return result{chat: chat}
 		}
 	}
-}
-
-// beforeSend reports whether a network error happened before the request left (so sending
-// again cannot make a duplicate): a failed dial.
-func beforeSend(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // migrate follows a group that became a supergroup: the subscription moves, the old id is

@@ -365,26 +365,6 @@ func TestWaitReadyStopsWithContext(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsToMaxAndResets(t *testing.T) {
-	b := Backoff{Min: 10 * time.Millisecond, Max: 80 * time.Millisecond}
-	base := []time.Duration{10, 20, 40, 80, 80, 80}
-	for i, want := range base {
-		want *= time.Millisecond
-		got := b.Next()
-		if got < want || got > want+want/5 {
-			t.Errorf("wait %d = %s, want %s plus at most a fifth", i, got, want)
-		}
-	}
-	b.Reset()
-	if got := b.Next(); got > 12*time.Millisecond {
-		t.Errorf("after Reset wait = %s, want about Min", got)
-	}
-	var zero Backoff
-	if got := zero.Next(); got < 100*time.Millisecond || got > 120*time.Millisecond {
-		t.Errorf("zero Backoff first wait = %s, want 100ms plus jitter", got)
-	}
-}
-
 func TestRouteLibraryLogsLevels(t *testing.T) {
 	var buf bytes.Buffer
 	l := libraryLogger{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}

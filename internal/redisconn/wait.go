@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"time"
+
+	"newsbot/internal/backoff"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -22,7 +23,7 @@ const pingTimeout = 2 * time.Second
 // error wrapped when ctx ends first.
 func WaitReady(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) error {
 	ping := Ping(rdb)
-	b := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	var down time.Time
 	var logged waitProblem
 	for attempt := 1; ; attempt++ {
@@ -71,47 +72,4 @@ func problem(err error) waitProblem {
 		return waitProblem{slog.LevelWarn, "redis answers with an error, retrying with backoff"}
 	}
 	return waitProblem{slog.LevelWarn, "redis is unreachable, retrying with backoff"}
-}
-
-// Backoff hands out growing waits for retry loops: Min, doubling up to Max, each with up to
-// a fifth of random jitter so that several copies of the service do not retry in lockstep.
-// The zero value waits 100 ms doubling to 5 s. It is not safe for concurrent use.
-type Backoff struct {
-	Min, Max time.Duration
-	next     time.Duration
-}
-
-// Next returns the wait before the next attempt and grows the one after it.
-func (b *Backoff) Next() time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = 100 * time.Millisecond
-	}
-	if hi < lo {
-		hi = max(lo, 5*time.Second)
-	}
-	if b.next < lo {
-		b.next = lo
-	}
-	d := b.next
-	b.next = min(2*b.next, hi)
-	if j := int64(d / 5); j > 0 {
-		d += time.Duration(rand.Int64N(j))
-	}
-	return d
-}
-
-// Reset starts the waits again from Min, after a success.
-func (b *Backoff) Reset() { b.next = 0 }
-
-// Wait sleeps for Next(), or returns ctx.Err() as soon as ctx ends.
-func (b *Backoff) Wait(ctx context.Context) error {
-	t := time.NewTimer(b.Next())
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

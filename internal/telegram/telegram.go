@@ -1,6 +1,6 @@
 // Package telegram is the bot's only door to the Telegram Bot API and the only importer of
 // go-telegram-bot-api/v5. It adds what the library lacks: a context on every call, typed
-// errors (retry-after, blocked, chat not found, migrated, bad request, transient), Bot API
+// outcomes (outcome.go: not sent, in doubt, retry after, blocked, chat gone...), Bot API
 // fields newer than the library (sent as plain parameters), and errors that never carry the
 // bot token.
 package telegram
@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"time"
@@ -96,11 +97,19 @@ type caller struct {
 type ctxDoer struct {
 	hc     *http.Client
 	ctx    context.Context
-	status int // HTTP status of the last answer, for answers that are not Bot API JSON
+	status int  // HTTP status of the last answer, for answers that are not Bot API JSON
+	wrote  bool // the request was written whole: Telegram may have acted on it
 }
 
 func (d *ctxDoer) Do(req *http.Request) (*http.Response, error) {
-	resp, err := d.hc.Do(req.WithContext(d.ctx))
+	// Whether the request left decides whether a failed call may be sent again (NotSent)
+	// or must not (InDoubt): only the transport knows, so it is asked.
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			d.wrote = true
+		}
+	}}
+	resp, err := d.hc.Do(req.WithContext(httptrace.WithClientTrace(d.ctx, trace)))
 	if resp != nil {
 		d.status = resp.StatusCode
 		// The library closes the body once its JSON decoder has the object, before reading
@@ -123,14 +132,14 @@ func (d *drainCloser) Close() error {
 func (c *Client) Call(ctx context.Context, method string, params map[string]any) (json.RawMessage, error) {
 	p, err := encodeParams(params)
 	if err != nil {
-		return nil, &Error{Method: method, Description: err.Error(), kind: ErrBadRequest, cause: err}
+		return nil, &Error{Method: method, Description: err.Error(), Outcome: Refused, cause: err}
 	}
 	return c.call(ctx, method, p, defaultCallTimeout)
 }
 
 func (c *Client) call(ctx context.Context, method string, p tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, networkError(ctx, method, err, c.token)
+		return nil, networkError(method, err, c.token, false)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -139,9 +148,9 @@ func (c *Client) call(ctx context.Context, method string, p tgbotapi.Params, tim
 	}
 	cl := c.pool.Get().(*caller)
 	cl.doer.ctx = ctx
-	cl.doer.status = 0
+	cl.doer.status, cl.doer.wrote = 0, false
 	resp, err := cl.bot.MakeRequest(method, p)
-	status := cl.doer.status
+	status, wrote := cl.doer.status, cl.doer.wrote
 	cl.doer.ctx = nil
 	c.pool.Put(cl)
 
@@ -155,12 +164,13 @@ func (c *Client) call(ctx context.Context, method string, p tgbotapi.Params, tim
 	if status != 0 {
 		// An answer came but it was not Bot API JSON (a proxy's error page, say).
 		e := apiError(method, status, fmt.Sprintf("unreadable answer (HTTP %d): %v", status, redactErr(err, c.token)), 0, 0)
-		if e.kind == ErrBadRequest && status < 400 {
-			e.kind = ErrTransient
+		if status < 400 {
+			// A 200 whose body is cut or garbled: Telegram may well have sent the message.
+			e.Outcome = InDoubt
 		}
 		return nil, e
 	}
-	return nil, networkError(ctx, method, err, c.token)
+	return nil, networkError(method, err, c.token, wrote)
 }
 
 // Send invokes a method that answers a Message (sendMessage, sendPhoto, editMessageText,
@@ -174,21 +184,17 @@ func (c *Client) Send(ctx context.Context, method string, params map[string]any)
 	var m Message
 	if len(raw) > 0 && raw[0] == '{' {
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return Message{}, &Error{Method: method, Description: "decode message: " + err.Error(), kind: ErrTransient, cause: err}
+			// It was sent; only its answer is unreadable.
+			return Message{}, &Error{Method: method, Description: "decode message: " + err.Error(), Outcome: InDoubt, cause: err}
 		}
 	}
 	return m, nil
 }
 
-// Do is Call for a Request value.
-func (c *Client) Do(ctx context.Context, r Request) (json.RawMessage, error) {
-	return c.Call(ctx, r.Method, r.Params)
-}
-
 // decode unmarshals a result, naming the method in the error.
 func decode(method string, raw json.RawMessage, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
-		return &Error{Method: method, Description: "decode result: " + err.Error(), kind: ErrTransient, cause: err}
+		return &Error{Method: method, Description: "decode result: " + err.Error(), Outcome: InDoubt, cause: err}
 	}
 	return nil
 }

@@ -92,45 +92,47 @@ func TestSendToChannelByName(t *testing.T) {
 	}
 }
 
-func TestErrorKinds(t *testing.T) {
+// TestOutcomes: every answer the Bot API (or the network) can give, and the one outcome each
+// means. Delivery and the bot decide by the outcome alone.
+func TestOutcomes(t *testing.T) {
 	tests := []struct {
-		name    string
-		fail    telegramtest.Failure
-		kind    error
-		check   func(t *testing.T, e *telegram.Error)
-		notKind []error
+		name  string
+		fail  telegramtest.Failure
+		want  telegram.Outcome
+		check func(t *testing.T, e *telegram.Error)
 	}{
-		{"retry after", telegramtest.RetryAfter(7), telegram.ErrRetryAfter, func(t *testing.T, e *telegram.Error) {
-			if e.RetryAfter != 7*time.Second {
+		{"429", telegramtest.RetryAfter(7), telegram.RetryAfter, func(t *testing.T, e *telegram.Error) {
+			if e.RetryAfter != 7*time.Second || telegram.RetryAfterOf(e) != 7*time.Second {
 				t.Errorf("RetryAfter = %v, want 7s", e.RetryAfter)
 			}
-		}, []error{telegram.ErrTransient, telegram.ErrBadRequest}},
-		{"blocked", telegramtest.Blocked(), telegram.ErrBlocked, nil, []error{telegram.ErrChatNotFound}},
-		{"deactivated", telegramtest.Deactivated(), telegram.ErrBlocked, nil, nil},
-		{"kicked", telegramtest.Kicked(), telegram.ErrBlocked, nil, nil},
-		{"forbidden chat not found", telegramtest.Failure{Code: 403, Description: "Forbidden: chat not found"}, telegram.ErrChatNotFound, nil, []error{telegram.ErrBlocked}},
-		{"chat not found", telegramtest.ChatNotFound(), telegram.ErrChatNotFound, nil, []error{telegram.ErrBadRequest}},
-		{"migrated", telegramtest.Migrated(-1001234567890), telegram.ErrMigrated, func(t *testing.T, e *telegram.Error) {
-			if e.MigrateTo != -1001234567890 {
+		}},
+		{"403 blocked", telegramtest.Blocked(), telegram.Blocked, nil},
+		{"403 deactivated", telegramtest.Deactivated(), telegram.Blocked, nil},
+		{"403 kicked", telegramtest.Kicked(), telegram.Blocked, nil},
+		{"403 chat not found", telegramtest.Failure{Code: 403, Description: "Forbidden: chat not found"}, telegram.ChatGone, nil},
+		{"400 chat not found", telegramtest.ChatNotFound(), telegram.ChatGone, nil},
+		{"migrated", telegramtest.Migrated(-1001234567890), telegram.Migrated, func(t *testing.T, e *telegram.Error) {
+			if e.MigrateTo != -1001234567890 || telegram.MigratedTo(e) != -1001234567890 {
 				t.Errorf("MigrateTo = %d", e.MigrateTo)
 			}
-		}, []error{telegram.ErrBadRequest}},
-		{"bad request", telegramtest.BadRequest("can't parse entities"), telegram.ErrBadRequest, nil, []error{telegram.ErrTransient}},
-		{"server error", telegramtest.ServerError(), telegram.ErrTransient, nil, nil},
-		{"bad gateway", telegramtest.Failure{Code: 502, Description: "Bad Gateway"}, telegram.ErrTransient, nil, nil},
+		}},
+		{"not modified", telegramtest.BadRequest("message is not modified: specified new message content and reply markup are exactly the same"), telegram.NotModified, nil},
+		{"message to edit not found", telegramtest.BadRequest("message to edit not found"), telegram.MessageGone, nil},
+		{"message to delete not found", telegramtest.BadRequest("message to delete not found"), telegram.MessageGone, nil},
+		{"photo not fetched", telegramtest.BadRequest("wrong file identifier/HTTP URL specified"), telegram.BadMedia, nil},
+		{"photo content", telegramtest.BadRequest("failed to get HTTP URL content"), telegram.BadMedia, nil},
+		{"bad request", telegramtest.BadRequest("can't parse entities"), telegram.Refused, nil},
+		{"401", telegramtest.Failure{Code: 401, Description: "Unauthorized"}, telegram.Unauthorized, nil},
+		{"500", telegramtest.ServerError(), telegram.NotSent, nil},
+		{"502", telegramtest.Failure{Code: 502, Description: "Bad Gateway"}, telegram.NotSent, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, srv := newClient(t)
 			srv.FailNext("sendMessage", int64(5), tt.fail)
 			_, err := c.Send(context.Background(), "sendMessage", map[string]any{"chat_id": 5, "text": "x"})
-			if !errors.Is(err, tt.kind) {
-				t.Fatalf("err = %v, want errors.Is %v", err, tt.kind)
-			}
-			for _, k := range tt.notKind {
-				if errors.Is(err, k) {
-					t.Errorf("err %v also matches %v", err, k)
-				}
+			if got := telegram.OutcomeOf(err); got != tt.want {
+				t.Fatalf("outcome of %v = %v, want %v", err, got, tt.want)
 			}
 			var e *telegram.Error
 			if !errors.As(err, &e) || e.Method != "sendMessage" || e.Code != tt.fail.Code || e.Description != tt.fail.Description {
@@ -147,6 +149,60 @@ func TestErrorKinds(t *testing.T) {
 				t.Errorf("next call: %v", err)
 			}
 		})
+	}
+	if telegram.OutcomeOf(nil) != 0 || telegram.RetryAfterOf(errors.New("x")) != 0 || telegram.MigratedTo(nil) != 0 {
+		t.Error("foreign errors classified as Telegram answers")
+	}
+}
+
+// TestOutcomeWithoutAnswer: a request that never left may be sent again (NotSent); one that
+// left and got no answer may have arrived (InDoubt).
+func TestOutcomeWithoutAnswer(t *testing.T) {
+	ctx := context.Background()
+	// Nothing listens: the connection is refused before a byte is written.
+	dead := telegramtest.NewServer()
+	deadURL, token := dead.URL(), dead.Token()
+	dead.Close()
+	_, err := telegram.New(token, deadURL, nil, nil).Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
+	if got := telegram.OutcomeOf(err); got != telegram.NotSent {
+		t.Errorf("connection refused: %v is %v, want not_sent", err, got)
+	}
+
+	// The request arrives, and the answer never comes.
+	slow := telegramtest.New(t)
+	release := make(chan struct{})
+	defer close(release)
+	slow.SetHandler(func(telegramtest.Request) *telegramtest.Response { <-release; return nil })
+	tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = telegram.New(slow.Token(), slow.URL(), nil, nil).Send(tctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
+	if got := telegram.OutcomeOf(err); got != telegram.InDoubt {
+		t.Errorf("timeout after the request left: %v is %v, want in_doubt", err, got)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout: %v does not wrap context.DeadlineExceeded", err)
+	}
+
+	// A 200 whose body is cut off: the message was sent, its answer is unreadable.
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write([]byte(`{"ok":true,"result":{"message_id":7,`))
+	}))
+	defer cut.Close()
+	_, err = telegram.New("1:x", cut.URL, nil, nil).Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
+	if got := telegram.OutcomeOf(err); got != telegram.InDoubt {
+		t.Errorf("cut answer: %v is %v, want in_doubt", err, got)
+	}
+
+	// A proxy's error page instead of Bot API JSON: 502, not sent.
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html>bad gateway</html>"))
+	}))
+	defer proxy.Close()
+	_, err = telegram.New("1:x", proxy.URL, nil, nil).GetMe(ctx)
+	if got := telegram.OutcomeOf(err); got != telegram.NotSent {
+		t.Errorf("proxy 502 page: %v is %v, want not_sent", err, got)
 	}
 }
 
@@ -171,8 +227,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 	wrong := telegram.New(token+"x", srv.URL(), nil, nil)
 	_, err := wrong.Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
 	check("wrong token", err)
-	if !errors.Is(err, telegram.ErrUnauthorized) {
-		t.Errorf("wrong token: %v, want ErrUnauthorized", err)
+	if telegram.OutcomeOf(err) != telegram.Unauthorized {
+		t.Errorf("wrong token: %v, want unauthorized", err)
 	}
 
 	c := telegram.New(token, srv.URL(), nil, nil)
@@ -188,8 +244,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 	})
 	_, err = c.GetMe(ctx)
 	check("garbage answer", err)
-	if !errors.Is(err, telegram.ErrTransient) {
-		t.Errorf("garbage 502 answer: %v, want ErrTransient", err)
+	if telegram.OutcomeOf(err) != telegram.NotSent {
+		t.Errorf("garbage 502 answer: %v, want not_sent", err)
 	}
 	srv.SetHandler(nil)
 
@@ -206,8 +262,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 	dc := telegram.New(token, deadURL, nil, nil)
 	_, err = dc.Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
 	check("connection refused", err)
-	if !errors.Is(err, telegram.ErrTransient) {
-		t.Errorf("connection refused: %v, want ErrTransient", err)
+	if telegram.OutcomeOf(err) != telegram.NotSent {
+		t.Errorf("connection refused: %v, want not_sent", err)
 	}
 
 	// A client timeout also reports the URL.
@@ -220,8 +276,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 	sc := telegram.New(slow.Token(), slow.URL(), hc, nil)
 	_, err = sc.GetMe(ctx)
 	check("client timeout", err)
-	if !errors.Is(err, telegram.ErrTransient) {
-		t.Errorf("client timeout: %v, want ErrTransient", err)
+	if telegram.OutcomeOf(err) != telegram.InDoubt {
+		t.Errorf("client timeout: %v, want in_doubt", err)
 	}
 	if strings.Contains(err.Error(), slow.Token()) {
 		t.Errorf("client timeout error holds the token: %v", err)
@@ -250,25 +306,25 @@ func TestContextCancellation(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if errors.Is(err, telegram.ErrTransient) {
-		t.Errorf("a caller's cancellation is reported as transient: %v", err)
+	if telegram.OutcomeOf(err) != telegram.InDoubt {
+		t.Errorf("cancelled after the request left: %v, want in_doubt", err)
 	}
 
 	// An already cancelled ctx sends nothing.
 	before := srv.Count("sendMessage")
-	if _, err := c.Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"}); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled ctx: %v", err)
+	if _, err := c.Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"}); !errors.Is(err, context.Canceled) || telegram.OutcomeOf(err) != telegram.NotSent {
+		t.Errorf("cancelled ctx: %v, want context.Canceled, not_sent", err)
 	}
 	if srv.Count("sendMessage") != before {
 		t.Error("a request went out on a cancelled ctx")
 	}
 
-	// A deadline is transient: the call may be retried.
+	// A deadline that passes while the request waits for its answer: in doubt.
 	dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer dcancel()
 	_, err = c.Send(dctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, telegram.ErrTransient) {
-		t.Errorf("deadline: %v, want DeadlineExceeded and ErrTransient", err)
+	if !errors.Is(err, context.DeadlineExceeded) || telegram.OutcomeOf(err) != telegram.InDoubt {
+		t.Errorf("deadline: %v, want DeadlineExceeded and in_doubt", err)
 	}
 }
 
@@ -484,18 +540,15 @@ func TestEditAndDeleteHelpers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Send(ctx, "editMessageText", map[string]any{"chat_id": 3, "message_id": m.MessageID, "text": "story"})
-	if !telegram.IsNotModified(err) || !errors.Is(err, telegram.ErrBadRequest) {
-		t.Errorf("same edit: %v, want IsNotModified", err)
+	if telegram.OutcomeOf(err) != telegram.NotModified {
+		t.Errorf("same edit: %v, want not_modified", err)
 	}
 	if _, err := c.Call(ctx, "deleteMessage", map[string]any{"chat_id": 3, "message_id": m.MessageID}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Call(ctx, "deleteMessage", map[string]any{"chat_id": 3, "message_id": m.MessageID})
-	if !telegram.IsMessageGone(err) || telegram.IsNotModified(err) {
-		t.Errorf("second delete: %v, want IsMessageGone", err)
-	}
-	if telegram.IsMessageGone(errors.New("x")) || telegram.IsNotModified(nil) {
-		t.Error("helpers match foreign errors")
+	if telegram.OutcomeOf(err) != telegram.MessageGone {
+		t.Errorf("second delete: %v, want message_gone", err)
 	}
 }
 

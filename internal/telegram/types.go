@@ -22,9 +22,3 @@ type (
 	PhotoSize            = tgbotapi.PhotoSize
 )
 
-// Request is one Bot API call: the method and its parameters as Telegram names them
-// (post.Post converts 1:1).
-type Request struct {
-	Method string
-	Params map[string]any
-}
