@@ -9,7 +9,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"newsbot/internal/redistest"
 	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 // A copy stopped mid-fan-out (deploy, scale-down) hands its pages back; another copy finishes
@@ -167,4 +169,53 @@ func TestShutdownDoesNotWaitForeverOnTelegram(t *testing.T) {
 		}
 	}
 	stop() // fails the test if Run does not return within 10 s
+}
+
+// Redis going away in the middle of a fan-out: the workers wait it out, resume, and every
+// reader ends with exactly one copy.
+func TestRedisOutageMidFanOut(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	e := newEnvWith(t, rdb, "outage:")
+	chats := e.readers(100, 40, "en")
+	eng, _ := e.engine(Options{SendRate: 20, PageSize: 10})
+	run(t, eng)
+	if err := eng.Publish(context.Background(), story("o1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 10, 10*time.Second)
+	srv.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	srv.Restart(t)
+	waitIdle(t, eng, 30*time.Second)
+	exactlyOne(t, e, chats)
+}
+
+// While Redis is down an idle engine's workers back off and log the outage once each, and
+// once more when work can be found again — not a line per poll.
+func TestRedisOutageIsLoggedOncePerWorker(t *testing.T) {
+	srv := redistest.Start(t)
+	// No client-side retries (as redisconn configures the service's client, nearly): each
+	// poll during the outage fails at once instead of riding it out.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e := newEnvWith(t, rdb, "quiet:")
+	var logs testkit.Log
+	eng, _ := e.engine(Options{Workers: 2, Log: logs.TextLogger()})
+	run(t, eng)
+	time.Sleep(100 * time.Millisecond)
+	srv.Stop()
+	time.Sleep(3 * time.Second)
+	srv.Restart(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "delivery work found again") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "find delivery work failed"); n < 1 || n > 2 {
+		t.Errorf("%d error lines for one outage with 2 workers, want 1–2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "delivery work found again") {
+		t.Errorf("no line when Redis came back:\n%s", out)
+	}
 }

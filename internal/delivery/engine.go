@@ -1,54 +1,57 @@
-// Package delivery gets stories to Telegram: the channel post of each new story, then a
-// fan-out job that sends it to every reader in its audience — as fast as the global SEND_RATE
-// allows, at most once per (story, chat), whatever crashes or how many copies run.
+// Package delivery gets stories to Telegram: the channel post of each new story and a fan-out
+// job that sends it to every reader in its audience — as fast as the global SEND_RATE allows,
+// at most once per (story, chat), whatever crashes or how many copies run — and the bot's
+// replies to readers, which take their slots ahead of fan-out.
 //
-// Everything is kept in Redis so that any running copy can pick up any job:
+// Handing a story on (Publish, Correct, Retract, Push) only writes to Redis: the story, a
+// channel task and a fan-out job. Workers of every running copy do the sending:
 //   - jobs sit in two queues (priority: breaking stories and admin pushes; normal); workers
-//     always drain the priority queue first, also between two pages of a running job;
+//     always drain the priority queue first, also between two pages of a running job
+//     (jobs.go);
 //   - a job's audience is walked in pages by a cursor that a Lua script advances atomically,
 //     so copies share one job without overlap; each claimed page is leased, and a page whose
-//     worker died is taken over when its lease expires;
+//     worker died is taken over when its lease expires (lease.go, page.go);
+//   - the channel post is a task of its own that brings the channel in line with the story:
+//     post, edit after a correction, delete after a retraction (channel.go);
 //   - one Lua script hands out send slots on a global schedule (GCRA), a batch per round trip,
-//     and keeps per-chat pacing (1/s private chats, 20/min groups); a 429 pauses everyone;
+//     and keeps per-chat pacing (1/s private chats, 20/min groups and channels); a 429 pauses
+//     everyone (limiter.go);
 //   - a ledger per story marks each chat "sending" right before its message goes out and
-//     "sent" after: a chat already in the ledger is never sent the story again.
+//     "sent" after: a chat already in the ledger is never sent the story again (ledger.go).
+//
+// What Telegram answers decides what happens next (send.go): a request that never left (a
+// refused connection, a 5xx, a 429) is sent again, with backoff and the global pause, until
+// the story is stale (MaxAge); a reader who blocked the bot is marked so; a moved group is
+// followed; a photo Telegram cannot fetch is replaced by the text form of the story; a request
+// that left without an answer is in doubt and never repeated.
 //
 // At most once. A chat is marked "sending" (ledger HSET, in one script for a group of chats)
-// only when its slot is due within 20 ms, and "sent:<message id>" is recorded for every 64
-// results or every 100 ms, whichever comes first. A copy that dies outright therefore leaves
-// in doubt only the chats whose sends were in flight or not yet recorded: at most ~100 ms of
-// sends (or 64 per page worker at full speed) plus those marked within 20 ms of their slot.
-// When the dead copy's page lease expires (LeaseTTL), the copy taking the page over marks
-// those chats "u" (in doubt), counts them as failed with reason in_doubt, and never sends
+// only right before its slot — the group is the chats whose slots fall within markWindow —
+// and "sent:<message id>" is recorded for every 64 results or every 100 ms, whichever comes
+// first. A copy that dies outright leaves in doubt the chats whose sends were in flight or not
+// yet recorded; of those, the readers who did not get the message are only the ones marked
+// and not yet written to the wire: at most one mark group (markWindow of slots plus a Redis
+// round trip). When the dead copy's page lease expires (LeaseTTL), the copy taking the page
+// over marks those chats in doubt, counts them as failed with reason in_doubt, and never sends
 // them the story again — a reader may miss the story in that case, but never gets it twice.
 // A copy that is shut down (ctx cancelled) lets in-flight sends finish, records them and
-// hands the rest of its page back: nothing is in doubt. A send that got no answer at all (a
-// timeout: Telegram may have delivered it) is in doubt too and not retried; 5xx answers and
-// failed dials are retried.
+// hands the rest of its page back: nothing is in doubt.
 //
-// Corrections: Telegram cannot turn a text message into a photo or back, so when a correction
-// adds or removes the photo the channel post is deleted and posted anew (the channel still
-// holds one copy, with a new message id); otherwise it is edited in place. Readers' private
-// copies are never edited, but a fan-out still running carries on with the corrected story:
-// readers it has not reached yet get the corrected text (pages already claimed finish with
-// the text they were claimed with).
+// Corrections: a fan-out still running carries on with the corrected story (readers it has
+// not reached yet get the corrected text); readers' private copies already sent are never
+// edited.
 package delivery
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"math"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"newsbot/internal/article"
 	"newsbot/internal/post"
@@ -56,25 +59,19 @@ import (
 	"newsbot/internal/telegram"
 )
 
-// Sender calls the Bot API (*telegram.Client). Errors are *telegram.Error.
+// Sender calls the Bot API (*telegram.Client).
 type Sender interface {
 	Send(ctx context.Context, method string, params map[string]any) (telegram.Message, error)
 }
 
-// Readers is the subscriber store (*subscriber.Store): who gets a story, and what to do with
-// chats Telegram says are gone or moved.
+// Readers is the subscriber store (*subscriber.Store): who gets a story, in which language
+// its labels are, and what to do with chats Telegram says are gone or moved.
 type Readers interface {
 	AudiencePage(ctx context.Context, lang string, topics []string, breaking bool, after int64, n int) ([]int64, error)
+	InterfaceLangs(ctx context.Context, chatIDs []int64) ([]string, error)
 	SetStatus(ctx context.Context, chatID int64, st subscriber.Status) error
 	Delete(ctx context.Context, chatID int64) error
 	Migrate(ctx context.Context, from, to int64) error
-}
-
-// LangLookup is optionally implemented by Readers: the interface language of each chat, in
-// one round trip, so that a reader's copy carries labels (buttons, "Photo:") in the reader's
-// language. Without it every copy is labelled in the story's language.
-type LangLookup interface {
-	InterfaceLangs(ctx context.Context, chatIDs []int64) ([]string, error)
 }
 
 // Renderer renders a story for one label language (*post.Renderer).
@@ -87,22 +84,26 @@ type Options struct {
 	Prefix   string            // REDIS_PREFIX
 	Channels map[string]string // CHANNELS: story language → "@channel" or "-100…" id
 	SendRate float64           // SEND_RATE, messages/s for all copies together; <= 0: no limit
+	// MaxAge is how long after a story (or an editor's push) a send that could not leave is
+	// still tried again [24h].
+	MaxAge time.Duration
 
 	Concurrency  int           // sends in flight per copy [64]
 	Workers      int           // pages worked at once per copy [4]
 	PageSize     int           // readers per claimed page [500]
 	Batch        int           // chats per slot reservation and ledger round trip [64]
 	LeaseTTL     time.Duration // a page whose worker stops renewing is taken over after this [30s]
-	Retries      int           // retries of a transient failure [3]
-	Backoff      time.Duration // first retry delay, doubled each time [1s]
+	Backoff      time.Duration // first wait before sending again what did not leave [1s]
+	MaxBackoff   time.Duration // the longest such wait [30s]
 	PrivateGap   time.Duration // least time between two messages to one private chat [1s]
 	GroupGap     time.Duration // same for groups and channels (negative ids, "@name"): 20/min [3s]
 	IdlePoll     time.Duration // how often idle workers look for work [250ms]
 	DrainTimeout time.Duration // after shutdown, how long in-flight sends may take [5s]
 	LedgerTTL    time.Duration // how long a story's ledger and jobs are kept [30 days]
+	// ReplyPatience is how long a reply to a reader is tried before it is given up [30s].
+	ReplyPatience time.Duration
 
-	Log        *slog.Logger
-	Registerer prometheus.Registerer // nil: metrics are kept but not registered
+	Log *slog.Logger // [discard]
 }
 
 func (o *Options) defaults() {
@@ -120,21 +121,24 @@ func (o *Options) defaults() {
 	def(&o.Workers, 4)
 	def(&o.PageSize, 500)
 	def(&o.Batch, 64)
-	def(&o.Retries, 3)
+	defd(&o.MaxAge, 24*time.Hour)
 	defd(&o.LeaseTTL, 30*time.Second)
 	defd(&o.Backoff, time.Second)
+	defd(&o.MaxBackoff, 30*time.Second)
 	defd(&o.PrivateGap, time.Second)
 	defd(&o.GroupGap, 3*time.Second)
 	defd(&o.IdlePoll, 250*time.Millisecond)
 	defd(&o.DrainTimeout, 5*time.Second)
 	defd(&o.LedgerTTL, 30*24*time.Hour)
+	defd(&o.ReplyPatience, 30*time.Second)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 }
 
-// Engine publishes stories and runs fan-out jobs. It is safe for concurrent use; any number of
-// copies may run against one Redis.
+// Engine publishes stories, runs channel tasks and fan-out jobs, and sends the bot's replies.
+// It is safe for concurrent use; any number of copies may run against one Redis. Its metrics
+// are a prometheus.Collector: register the Engine.
 type Engine struct {
 	rdb     redis.UniversalClient
 	keys    keys
@@ -145,167 +149,107 @@ type Engine struct {
 	log     *slog.Logger
 	lim     *limiter
 	met     *metrics
-	owner   string        // this engine's token on page leases
-	wake    chan struct{} // a job was queued by this copy
+	owner   string        // this engine's token on leases
+	wake    chan struct{} // work was queued by this copy
 
 	mu   sync.Mutex
 	jobs map[JobID]*jobRun // jobs this copy works on, with their rendered posts
 }
 
-// New returns an engine. It does no network I/O; it fails only when the metrics cannot be
-// registered.
-func New(rdb redis.UniversalClient, tg Sender, readers Readers, r Renderer, opt Options) (*Engine, error) {
+// New returns an engine. It does no network I/O.
+func New(rdb redis.UniversalClient, tg Sender, readers Readers, r Renderer, opt Options) *Engine {
 	opt.defaults()
-	met := newMetrics()
-	if opt.Registerer != nil {
-		if err := met.register(opt.Registerer); err != nil {
-			return nil, fmt.Errorf("register delivery metrics: %w", err)
-		}
-	}
 	k := newKeys(opt.Prefix)
 	var tok [8]byte
 	_, _ = rand.Read(tok[:])
 	return &Engine{
 		rdb: rdb, keys: k, tg: tg, readers: readers, render: r, opt: opt, log: opt.Log,
 		lim:   newLimiter(rdb, k, opt.SendRate, opt.PrivateGap, opt.GroupGap),
-		met:   met,
+		met:   newMetrics(),
 		owner: hex.EncodeToString(tok[:]),
 		wake:  make(chan struct{}, 1),
 		jobs:  make(map[JobID]*jobRun),
-	}, nil
+	}
 }
 
-// PushOptions are an admin's choices for /publish.
-type PushOptions struct {
-	Breaking bool  // send to every reader of the language, whatever their topics
-	By       int64 // the admin's user id, kept on the job for /stats
-}
-
-// Publish delivers a new story: the channel post of its language first, then a fan-out job
-// over its audience (breaking stories jump the queue). Publishing a story again (a replay, a
-// restart, a second copy) does nothing new: the channel post and the job are made once.
-func (e *Engine) Publish(ctx context.Context, a article.Article) error {
-	if a.Retracted {
-		return e.Retract(ctx, a)
-	}
-	retracted, err := e.rdb.HExists(ctx, e.keys.meta(a.ID), "retracted").Result()
-	if err != nil {
-		return fmt.Errorf("publish %s: %w", a.ID, err)
-	}
-	if retracted {
-		e.log.Info("story was retracted, not publishing", "article_id", a.ID)
-		return nil
-	}
-	if err := e.postChannel(ctx, a); err != nil && !e.channelRefused(a, err) {
-		return fmt.Errorf("publish %s: %w", a.ID, err)
-	}
-	if _, err := e.enqueue(ctx, a, newJobID(a.ID, 0), a.Breaking, a.Breaking, 0); err != nil {
-		return fmt.Errorf("publish %s: %w", a.ID, err)
-	}
-	return nil
-}
-
-// channelRefused logs a channel post Telegram turned down for good and reports whether it
-// was one. Readers must not pay for a misconfigured channel (the bot removed from it, a
-// renamed channel): the fan-out goes ahead, and as nothing was posted, the next push of the
-// story tries the channel again.
-func (e *Engine) channelRefused(a article.Article, err error) bool {
-	if !refused(err) {
-		return false
-	}
-	e.log.Error("channel refused the story; readers get it all the same", "article_id", a.ID,
-		"lang", a.Lang, "channel", e.opt.Channels[a.Lang], "err", err)
-	return true
-}
-
-// ErrRetracted is Push's answer for a story that was withdrawn.
-var ErrRetracted = errors.New("story was retracted")
-
-// Push is an admin's /publish: the channel post if the channel does not hold the story yet,
-// and a new priority fan-out job. Readers who already got the story are skipped.
-func (e *Engine) Push(ctx context.Context, a article.Article, opt PushOptions) (JobID, error) {
-	retracted, err := e.rdb.HExists(ctx, e.keys.meta(a.ID), "retracted").Result()
-	if err != nil {
-		return "", fmt.Errorf("push %s: %w", a.ID, err)
-	}
-	if retracted || a.Retracted {
-		return "", fmt.Errorf("push %s: %w", a.ID, ErrRetracted)
-	}
-	if err := e.postChannel(ctx, a); err != nil && !e.channelRefused(a, err) {
-		return "", fmt.Errorf("push %s: %w", a.ID, err)
-	}
-	n, err := e.rdb.HIncrBy(ctx, e.keys.meta(a.ID), "seq", 1).Result()
-	if err != nil {
-		return "", fmt.Errorf("push %s: new job: %w", a.ID, err)
-	}
-	id := newJobID(a.ID, n)
-	if _, err := e.enqueue(ctx, a, id, a.Breaking || opt.Breaking, true, opt.By); err != nil {
-		return "", fmt.Errorf("push %s: %w", a.ID, err)
-	}
-	return id, nil
-}
-
-// enqueue creates job id unless it exists and puts it in its queue unless it is finished.
-// Putting it in the queue again is harmless (a finished job leaves the queue when a worker
-// sees it), and it heals a crash between the two steps.
-func (e *Engine) enqueue(ctx context.Context, a article.Article, id JobID, breaking, high bool, by int64) (JobID, error) {
-	raw, err := json.Marshal(a)
-	if err != nil {
-		return "", fmt.Errorf("encode story: %w", err)
-	}
-	now := time.Now().UnixMilli()
-	st, err := createScript.Run(ctx, e.rdb, []string{e.keys.job(id), e.keys.meta(a.ID)}, now,
-		"st", "running", "a", raw, "brk", flag(breaking), "hi", flag(high), "by", by,
-		"at", now, "cur", strconv.FormatInt(math.MinInt64, 10), "sent", 0, "failed", 0).Text()
-	if err != nil {
-		return "", fmt.Errorf("create job %s: %w", id, err)
-	}
-	first := st == "first"
-	if first {
-		st = "created"
-	}
-	if st != "created" && st != "running" {
-		return id, nil // finished or retracted: nothing more to send
-	}
-	ttl := e.opt.LedgerTTL
-	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Expire(ctx, e.keys.job(id), ttl)
-		p.Expire(ctx, e.keys.meta(a.ID), ttl)
-		p.ZAddNX(ctx, e.keys.queue(high), redis.Z{Score: float64(now), Member: string(id)})
-		if first {
-			// Counted here, in the round trip the job needs anyway. The hourly key lives in
-			// another hash slot than the story, so it cannot share the script: a crash between
-			// the two leaves the story uncounted, never counted twice.
-			e.storyCmds(ctx, p)
-		}
-		return nil
+// Run works on channel tasks and fan-out jobs until ctx is done: Workers pages at a time, at
+// most Concurrency sends in flight. On shutdown it stops taking work, lets in-flight sends
+// finish (for at most DrainTimeout), records their outcome and hands unfinished pages back,
+// then returns nil.
+func (e *Engine) Run(ctx context.Context) error {
+	// In-flight sends outlive ctx by up to DrainTimeout so that a message that is on its way
+	// gets its outcome recorded rather than left in doubt.
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(e.opt.DrainTimeout, cancelSends)
+		context.AfterFunc(sendCtx, func() { t.Stop() })
 	})
-	if err != nil {
-		return "", fmt.Errorf("queue job %s: %w", id, err)
+	defer stop()
+
+	sem := make(chan struct{}, e.opt.Concurrency)
+	g, gctx := errgroup.WithContext(ctx)
+	for range e.opt.Workers {
+		g.Go(func() error {
+			e.work(gctx, sendCtx, sem)
+			return nil
+		})
 	}
+	return g.Wait()
+}
+
+// maxPollBackoff bounds the wait between polls for work while Redis fails.
+const maxPollBackoff = 5 * time.Second
+
+// work is one worker's loop: take the next channel task or page (priority queue first), do
+// it, repeat.
+func (e *Engine) work(ctx, sendCtx context.Context, sem chan struct{}) {
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	// A Redis outage makes every poll fail: one line when it starts, one when it ends, and
+	// polls backing off to maxPollBackoff meanwhile, rather than an error line per poll.
+	var (
+		failures  int
+		failingAt time.Time
+	)
+	for ctx.Err() == nil {
+		w, err := e.next(ctx)
+		wait := e.opt.IdlePoll
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			if failures == 1 {
+				failingAt = time.Now()
+				e.log.Error("find delivery work failed; retrying with backoff", "err", err)
+			} else {
+				e.log.Debug("find delivery work failed again", "err", err, "failures", failures)
+			}
+			wait = min(e.opt.IdlePoll<<min(failures, 6), maxPollBackoff)
+		case err == nil && failures > 0:
+			e.log.Info("delivery work found again", "failures", failures, "down_for", time.Since(failingAt).Round(time.Millisecond).String())
+			failures = 0
+		}
+		if w.page != nil {
+			run := &pageRun{e: e, ctx: ctx, sendCtx: sendCtx, sem: sem, p: w.page}
+			run.run()
+			continue
+		}
+		if w.did {
+			continue
+		}
+		idle.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-idle.C:
+		case <-e.wake:
+		}
+	}
+}
+
+// notify wakes an idle worker of this copy: work was just queued.
+func (e *Engine) notify() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
-	if st == "running" {
-		return id, nil // a replay; the queue entry above heals a crash between create and queue
-	}
-	e.log.Info("fan-out queued", "job", string(id), "article_id", a.ID, "lang", a.Lang,
-		"breaking", breaking, "priority", high)
-	return id, nil
-}
-
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-// chatParam is a CHANNELS value as a chat_id parameter: numeric ids as numbers.
-func chatParam(ch string) any {
-	if id, err := strconv.ParseInt(ch, 10, 64); err == nil {
-		return id
-	}
-	return ch
 }

@@ -94,11 +94,7 @@ func (e *env) engine(opt Options, rdb ...redis.UniversalClient) (*Engine, *count
 		client = rdb[0]
 	}
 	cs := &countingSender{Sender: e.client()}
-	eng, err := New(client, cs, e.store, e.render, opt)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return eng, cs
+	return New(client, cs, e.store, e.render, opt), cs
 }
 
 type testWriter struct{ t testing.TB }
@@ -157,13 +153,13 @@ func story(id, lang string, topics ...string) article.Article {
 	return article.Article{
 		ID: id, URL: "https://example.kz/" + lang + "/" + id, Lang: lang,
 		Title:       "Story " + id,
-		PublishedAt: time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC),
+		PublishedAt: time.Now().Add(-time.Minute).Truncate(time.Second),
 		Lead:        "What happened, in one paragraph.",
 		Topics:      topics,
 	}
 }
 
-// waitIdle waits until no job is queued or running.
+// waitIdle waits until no job or channel task is queued or running.
 func waitIdle(t testing.TB, eng *Engine, timeout time.Duration) Stats {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -172,7 +168,7 @@ func waitIdle(t testing.TB, eng *Engine, timeout time.Duration) Stats {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.High+s.Normal == 0 {
+		if s.High+s.Normal+s.Channel == 0 {
 			return s
 		}
 		if time.Now().After(deadline) {

@@ -11,11 +11,13 @@ import (
 //
 //   - {rate}: the global send schedule (GCRA), the 429 pause and the per-chat pacing set —
 //     the limiter script reads and writes all three at once.
-//   - {q}: the two job queues (high, normal); workers read both heads in one round trip.
-//   - {s:<story id>}: everything about one story — its once-only ledger, its channel posts,
-//     its jobs with their cursors and page leases — because claiming a page, marking chats
-//     "sending" and recording results each touch a job and the ledger in one script. A story's
-//     jobs share the story's ledger so that an admin re-push skips readers who already got it.
+//   - {q}: the two job queues (high, normal) and the channel queue; workers read their heads
+//     in one round trip.
+//   - {s:<story id>}: everything about one story — the story itself, its once-only ledger, its
+//     channel posts, its jobs with their cursors and page leases — because claiming a page,
+//     marking chats "sending" and recording results each touch a job and the ledger in one
+//     script. A story's jobs share the story's ledger so that an admin re-push skips readers
+//     who already got it.
 //   - stats:<hour>: hourly counters, touched alone.
 type keys struct {
 	base string // prefix + "d:"
@@ -34,21 +36,25 @@ func (k keys) queue(high bool) string {
 	return k.base + "{q}:normal"
 }
 
+// chanQueue is the channel queue: a ZSET of channel tasks ("<story id>#<version>", see
+// channel.go) scored by when they are due (ms).
+func (k keys) chanQueue() string { return k.base + "{q}:chan" }
+
 // story is the common part of a story's keys: "{s:<id>}:". An id holding "}" ends the tag
 // early, which is harmless: every key of the story still shares the same (shorter) tag.
 func (k keys) story(storyID string) string { return k.base + "{s:" + storyID + "}:" }
 
-// ledger is the once-only ledger of a story: hash chat id → state (see ledger.go).
+// ledger is the once-only ledger of a story: hash chat id → state (ledger.go).
 func (k keys) ledger(storyID string) string { return k.story(storyID) + "ledger" }
 
-// channels is a hash channel chat ("@name" or id) → channel post state (see channel.go).
+// channels is a hash channel chat ("@name" or id) → channel post state (channel.go).
 func (k keys) channels(storyID string) string { return k.story(storyID) + "chan" }
 
-// meta is a hash of story-wide facts: "seq" job counter, "first" when the story's first job
-// was made (ms), "retracted".
+// meta is the story as delivery keeps it (storyFields in jobs.go): its newest text and
+// revision, whether it was retracted, its job counter, the channel task's version and lease.
 func (k keys) meta(storyID string) string { return k.story(storyID) + "meta" }
 
-// job is a hash of one fan-out job (see jobs.go); leases a ZSET of its claimed pages
+// job is a hash of one fan-out job (jobFields in jobs.go); leases a ZSET of its claimed pages
 // ("from:to" → lease expiry, ms) and owners a hash page → owner token.
 func (k keys) job(j JobID) string    { return k.story(j.story()) + "job:" + j.num() }
 func (k keys) leases(j JobID) string { return k.story(j.story()) + "lease:" + j.num() }

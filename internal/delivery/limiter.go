@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -22,8 +23,8 @@ type limiter struct {
 	privateGap time.Duration
 	groupGap   time.Duration
 
-	// pausedUntil (unix ns) makes this copy's workers stop at once on a 429 one of them got,
-	// without waiting for their next round trip to see the pause in Redis.
+	// pausedUntil (unix ns) makes this copy's senders stop at once on a 429 one of them got,
+	// or one another copy got and a reservation found, without a round trip per message.
 	pausedUntil atomic.Int64
 }
 
@@ -38,9 +39,9 @@ func newLimiter(rdb redis.UniversalClient, k keys, rate float64, privateGap, gro
 	return l
 }
 
-// slot is a chat's turn on the schedule.
+// slot is a chat's turn on the schedule. chat is an int64 id, or a channel's "@name".
 type slot struct {
-	chat int64
+	chat any
 	at   time.Time
 }
 
@@ -48,18 +49,20 @@ type slot struct {
 // than retryAt.
 type reservation struct {
 	granted []slot
-	later   []int64
+	later   []any
 	retryAt time.Time
 }
 
-// reserve asks for slots for chats (at most a batch). It never blocks beyond the round trip.
-func (l *limiter) reserve(ctx context.Context, chats []int64) (reservation, error) {
-	members := make([]any, len(chats))
-	for i, c := range chats {
-		members[i] = c
-	}
+// unpaced marks a chat for reserveScript as exempt from per-chat pacing: edits and answers to
+// button presses, which are not new messages in the chat.
+func unpaced(chat any) string { return "!" + fmt.Sprint(chat) }
+
+// reserve asks for slots for chats (at most a batch). A priority reservation (a reply to a
+// reader) is granted beyond the horizon, ahead of fan-out. It never blocks beyond the round
+// trip.
+func (l *limiter) reserve(ctx context.Context, chats []any, prio bool) (reservation, error) {
 	var r reservation
-	wait, codes, err := l.run(ctx, members)
+	wait, codes, err := l.run(ctx, chats, prio)
 	if err != nil {
 		return r, err
 	}
@@ -96,13 +99,13 @@ func (l *limiter) reserve(ctx context.Context, chats []int64) (reservation, erro
 
 // run calls reserveScript. codes is nil while sending is paused; wait is how long until the
 // schedule has room again (or the pause ends).
-func (l *limiter) run(ctx context.Context, members []any) (wait time.Duration, codes []int64, err error) {
+func (l *limiter) run(ctx context.Context, members []any, prio bool) (wait time.Duration, codes []int64, err error) {
 	if until := l.pausedUntil.Load(); until > time.Now().UnixNano() {
 		return time.Until(time.Unix(0, until)), nil, nil
 	}
-	args := make([]any, 0, 4+len(members))
+	args := make([]any, 0, 5+len(members))
 	args = append(args, l.interval.Microseconds(), l.horizon.Microseconds(),
-		l.privateGap.Microseconds(), l.groupGap.Microseconds())
+		l.privateGap.Microseconds(), l.groupGap.Microseconds(), flag(prio))
 	args = append(args, members...)
 	res, err := reserveScript.Run(ctx, l.rdb, []string{l.keys.gcra(), l.keys.pause(), l.keys.pace()}, args...).Int64Slice()
 	if err != nil {
@@ -112,7 +115,10 @@ func (l *limiter) run(ctx context.Context, members []any) (wait time.Duration, c
 		return 0, nil, fmt.Errorf("reserve send slots: empty answer")
 	}
 	if res[0] < 0 {
-		return time.Duration(-res[0]) * time.Microsecond, nil, nil
+		// Paused by a 429 (maybe another copy's): this copy's senders hold back too.
+		wait := time.Duration(-res[0]) * time.Microsecond
+		l.holdUntil(time.Now().Add(wait))
+		return wait, nil, nil
 	}
 	return time.Duration(res[0]) * time.Microsecond, res[1:], nil
 }
@@ -120,15 +126,19 @@ func (l *limiter) run(ctx context.Context, members []any) (wait time.Duration, c
 // paused reports whether this copy knows of a 429 pause in force.
 func (l *limiter) paused() bool { return l.pausedUntil.Load() > time.Now().UnixNano() }
 
-// pause stops sending for everyone for d (a 429's retry_after).
-func (l *limiter) pause(ctx context.Context, d time.Duration) error {
-	until := time.Now().Add(d).UnixNano()
+func (l *limiter) holdUntil(t time.Time) {
+	until := t.UnixNano()
 	for {
 		cur := l.pausedUntil.Load()
 		if cur >= until || l.pausedUntil.CompareAndSwap(cur, until) {
-			break
+			return
 		}
 	}
+}
+
+// pause stops sending for everyone for d (a 429's retry_after).
+func (l *limiter) pause(ctx context.Context, d time.Duration) error {
+	l.holdUntil(time.Now().Add(d))
 	ms := max(d.Milliseconds(), 1)
 	if err := pauseScript.Run(ctx, l.rdb, []string{l.keys.gcra(), l.keys.pause()}, strconv.FormatInt(ms, 10)).Err(); err != nil {
 		return fmt.Errorf("pause sending for %s: %w", d, err)
@@ -136,23 +146,37 @@ func (l *limiter) pause(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// waitSlot waits for one slot for one chat (an id, or a channel's "@name"), as long as the
-// schedule, pacing or a pause require — for retries and channel posts.
-func (l *limiter) waitSlot(ctx context.Context, chat any) error {
+// errPaused: a 429 pause began after the slot was handed out; the slot must not be used.
+var errPaused = errors.New("sending paused after a 429")
+
+// sleepSlot waits until a slot's time and checks that no pause began meanwhile: a slot booked
+// before a pause is not used until the pause ends (errPaused: reserve again).
+func (l *limiter) sleepSlot(ctx context.Context, at time.Time) error {
+	if err := sleepUntil(ctx, at); err != nil {
+		return err
+	}
+	if l.paused() {
+		return errPaused
+	}
+	return nil
+}
+
+// waitSlot waits for one slot for one chat, as long as the schedule, pacing or a pause
+// require — for retries and replies.
+func (l *limiter) waitSlot(ctx context.Context, chat any, prio bool) error {
 	for {
-		wait, codes, err := l.run(ctx, []any{chat})
+		r, err := l.reserve(ctx, []any{chat}, prio)
 		if err != nil {
 			return err
 		}
-		if len(codes) == 1 {
-			switch c := codes[0]; {
-			case c >= 0:
-				return sleepUntil(ctx, time.Now().Add(time.Duration(c)*time.Microsecond))
-			case c < -1:
-				wait = time.Duration(-(c + 2)) * time.Microsecond
+		if len(r.granted) == 1 {
+			err := l.sleepSlot(ctx, r.granted[0].at)
+			if !errors.Is(err, errPaused) {
+				return err
 			}
+			continue
 		}
-		if err := sleepUntil(ctx, time.Now().Add(max(wait, time.Millisecond))); err != nil {
+		if err := sleepUntil(ctx, r.retryAt); err != nil {
 			return err
 		}
 	}

@@ -3,7 +3,7 @@ package delivery
 import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the engine's Prometheus collectors; each Engine has its own so that tests and
-// several engines in one process never collide.
+// several engines in one process never collide. The Engine is their prometheus.Collector.
 type metrics struct {
 	sent     prometheus.Counter
 	failed   *prometheus.CounterVec
@@ -11,6 +11,7 @@ type metrics struct {
 	queue    *prometheus.GaugeVec
 	duration prometheus.Histogram
 	channel  *prometheus.CounterVec
+	replies  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -21,7 +22,7 @@ func newMetrics() *metrics {
 		}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsbot_delivery_failed_total",
-			Help: "Messages not delivered, by reason (blocked, chat_not_found, bad_request, transient, rate_limited, in_doubt, ...).",
+			Help: "Messages not delivered, by reason (blocked, chat_not_found, bad_request, transient, in_doubt, ...).",
 		}, []string{"reason"}),
 		limited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsbot_delivery_rate_limited_total",
@@ -38,16 +39,29 @@ func newMetrics() *metrics {
 		}),
 		channel: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsbot_delivery_channel_posts_total",
-			Help: "Channel post actions (post, edit, repost, delete) and their failures.",
+			Help: "Channel post actions (post, edit, repost, delete, photo_fallback) and their failures.",
 		}, []string{"action"}),
+		replies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsbot_bot_replies_total",
+			Help: "The bot's calls answering readers, by result (sent, retried, given_up, refused).",
+		}, []string{"result"}),
 	}
 }
 
-func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.sent, m.failed, m.limited, m.queue, m.duration, m.channel} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.sent, m.failed, m.limited, m.queue, m.duration, m.channel, m.replies}
+}
+
+// Describe implements prometheus.Collector.
+func (e *Engine) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range e.met.collectors() {
+		c.Describe(ch)
 	}
-	return nil
+}
+
+// Collect implements prometheus.Collector.
+func (e *Engine) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range e.met.collectors() {
+		c.Collect(ch)
+	}
 }

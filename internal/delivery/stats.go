@@ -2,12 +2,16 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"newsbot/internal/article"
 )
 
 // statsWindow is how far back /stats looks; hourly counters live a little longer.
@@ -22,6 +26,7 @@ type Stats struct {
 	RateLimited int64            // 429 answers
 	High        int              // priority jobs queued or running
 	Normal      int              // other jobs queued or running
+	Channel     int              // channel tasks queued (posts, edits, deletions to make)
 	Jobs        []JobStatus      // queued or running jobs, priority first, oldest first
 }
 
@@ -64,7 +69,9 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{Since: now.Add(-statsWindow + time.Hour), Failed: map[string]int64{}}
 	hours := make([]*redis.MapStringStringCmd, 0, 24)
 	var high, normal *redis.StringSliceCmd
+	var chans *redis.IntCmd
 	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		chans = p.ZCard(ctx, e.keys.chanQueue())
 		for h := range 24 {
 			hours = append(hours, p.HGetAll(ctx, e.keys.stats(now.Add(-time.Duration(h)*time.Hour))))
 		}
@@ -90,20 +97,22 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 			}
 		}
 	}
-	s.High, s.Normal = len(high.Val()), len(normal.Val())
+	s.High, s.Normal, s.Channel = len(high.Val()), len(normal.Val()), int(chans.Val())
 	ids := append(high.Val(), normal.Val()...)
 	cmds := make([]*redis.SliceCmd, len(ids))
+	stories := make([]*redis.StringCmd, len(ids))
 	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			cmds[i] = p.HMGet(ctx, e.keys.job(JobID(id)), jobFields...)
+			stories[i] = p.HGet(ctx, e.keys.meta(JobID(id).story()), "a")
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return Stats{}, fmt.Errorf("read delivery jobs: %w", err)
 	}
 	for i, id := range ids {
-		if j, ok := parseJob(JobID(id), cmds[i].Val()); ok && j.State == JobRunning {
+		if j, ok := parseJob(JobID(id), cmds[i].Val(), stories[i].Val()); ok && j.State == JobRunning {
 			s.Jobs = append(s.Jobs, j)
 		}
 	}
@@ -111,10 +120,11 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 }
 
 // jobFields are the fields of a job's hash that make its JobStatus, in parseJob's order.
-var jobFields = []string{"a", "brk", "hi", "by", "at", "sent", "failed", "skipped", "ex", "st", "fin"}
+var jobFields = []string{"brk", "hi", "by", "at", "sent", "failed", "skipped", "ex", "st", "fin"}
 
-// parseJob makes a JobStatus from HMGET jobFields; false when the job does not exist.
-func parseJob(id JobID, v []any) (JobStatus, bool) {
+// parseJob makes a JobStatus from HMGET jobFields and the story's JSON; false when the job
+// does not exist.
+func parseJob(id JobID, v []any, story string) (JobStatus, bool) {
 	str := func(i int) string {
 		if i >= len(v) {
 			return ""
@@ -123,15 +133,16 @@ func parseJob(id JobID, v []any) (JobStatus, bool) {
 		return s
 	}
 	num := func(i int) int64 { n, _ := strconv.ParseInt(str(i), 10, 64); return n }
-	if str(9) == "" {
+	if str(8) == "" {
 		return JobStatus{}, false
 	}
-	j := JobStatus{ID: id, State: JobState(str(9)), ArticleID: id.story(), Breaking: str(1) == "1", Priority: str(2) == "1",
-		By: num(3), Queued: time.UnixMilli(num(4)), Sent: num(5), Failed: num(6), Skipped: num(7), Done: str(8) == "1"}
-	if ms := num(10); ms > 0 {
+	j := JobStatus{ID: id, State: JobState(str(8)), ArticleID: id.story(), Breaking: str(0) == "1", Priority: str(1) == "1",
+		By: num(2), Queued: time.UnixMilli(num(3)), Sent: num(4), Failed: num(5), Skipped: num(6), Done: str(7) == "1"}
+	if ms := num(9); ms > 0 {
 		j.Finished = time.UnixMilli(ms)
 	}
-	if a, err := decodeStory(str(0)); err == nil {
+	var a article.Article
+	if json.Unmarshal([]byte(story), &a) == nil {
 		j.Lang, j.Title = a.Lang, a.Title
 	}
 	return j, true
@@ -140,11 +151,17 @@ func parseJob(id JobID, v []any) (JobStatus, bool) {
 // Job returns the status of any job, running or finished, for as long as its story's records
 // are kept (LedgerTTL); false when there is no such job. One round trip.
 func (e *Engine) Job(ctx context.Context, id JobID) (JobStatus, bool, error) {
-	v, err := e.rdb.HMGet(ctx, e.keys.job(id), jobFields...).Result()
-	if err != nil {
+	var job *redis.SliceCmd
+	var story *redis.StringCmd
+	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		job = p.HMGet(ctx, e.keys.job(id), jobFields...)
+		story = p.HGet(ctx, e.keys.meta(id.story()), "a")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return JobStatus{}, false, fmt.Errorf("read job %s: %w", id, err)
 	}
-	j, ok := parseJob(id, v)
+	j, ok := parseJob(id, job.Val(), story.Val())
 	return j, ok, nil
 }
 

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"newsbot/internal/subscriber"
 	"testing"
 	"time"
 )
@@ -9,6 +10,7 @@ import (
 // TestDeliveredAndJob: what the editors' desk asks delivery about a story — whether it went
 // out already (so /publish asks before pushing again) and how a push ended (for /audit).
 func TestDeliveredAndJob(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	readers := e.readers(1000, 30, "en", "politics")
 	had := e.readers(3000, 5, "en", "sport") // reached by the breaking push only
@@ -73,6 +75,7 @@ func TestDeliveredAndJob(t *testing.T) {
 // TestDeliveredByAPushAlone: a story no channel takes and nobody reads still counts as
 // delivered once an admin pushed it.
 func TestDeliveredByAPushAlone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	eng, _ := e.engine(Options{Channels: map[string]string{}})
 	ctx := context.Background()
@@ -91,11 +94,12 @@ func TestDeliveredByAPushAlone(t *testing.T) {
 // TestDeliveredByAChannelPostAlone: a channel post made before delivery kept the mark of the
 // first job (or whose job was lost) still counts.
 func TestDeliveredByAChannelPostAlone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	eng, _ := e.engine(Options{})
 	ctx := context.Background()
 	a := story("h3", "en")
-	if err := eng.postChannel(ctx, a); err != nil {
+	if err := e.rdb.HSet(ctx, eng.keys.channels(a.ID), "@news_en", "p:7:sendMessage:").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := eng.Delivered(ctx, a.ID); err != nil || !ok {
@@ -106,6 +110,7 @@ func TestDeliveredByAChannelPostAlone(t *testing.T) {
 // TestStatsCountsStoriesOnce: the day's stories count each story once, however often it is
 // published (replays, a second copy) or pushed again.
 func TestStatsCountsStoriesOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.readers(1000, 3, "en")
 	one, _ := e.engine(Options{})
@@ -131,5 +136,120 @@ func TestStatsCountsStoriesOnce(t *testing.T) {
 	}
 	if st.Stories != 3 {
 		t.Errorf("Stats.Stories = %d, want 3 (c1, c2, c3)", st.Stories)
+	}
+}
+
+// A copy that worked on a job another copy finished must not keep the job's story (and its
+// rendered posts) in memory for good.
+func TestFinishedJobsAreNotCachedForever(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.readers(100, 3, "en")
+	a, _ := e.engine(Options{})
+	b, _ := e.engine(Options{})
+	ctx := context.Background()
+	if err := a.Publish(ctx, story("mem1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	// b loads the job (as when it claims a page); a does the work and finishes it.
+	if _, err := b.loadJob(ctx, newJobID("mem1", 0), ""); err != nil {
+		t.Fatal(err)
+	}
+	run(t, a)
+	waitIdle(t, a, 10*time.Second)
+	// b keeps looking for work; once the job has been idle long enough it is forgotten.
+	b.mu.Lock()
+	for _, jr := range b.jobs {
+		jr.used = time.Now().Add(-jobCacheIdle - time.Second)
+	}
+	b.mu.Unlock()
+	if _, err := b.next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	n := len(b.jobs)
+	b.mu.Unlock()
+	if n != 0 {
+		t.Errorf("b still caches %d finished jobs", n)
+	}
+}
+
+// Every record of a story expires with LedgerTTL, also when the copy sending it died before
+// recording any result, and when the story is withdrawn.
+func TestStoryRecordsExpire(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	chats := e.readers(100, 3, "en")
+	eng, _ := e.engine(Options{})
+	ctx := context.Background()
+	a := story("ttl1", "en")
+	if err := eng.Publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// A worker claims a page and marks its chats "sending", then dies.
+	p, err := eng.claim(ctx, newJobID(a.ID, 0))
+	if err != nil || p == nil {
+		t.Fatalf("claim: %v, %v", p, err)
+	}
+	slots := make([]slot, len(chats))
+	for i, c := range chats {
+		slots[i] = slot{chat: c, at: time.Now()}
+	}
+	if _, err := eng.mark(ctx, p, slots); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Retract(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	k := eng.keys
+	for _, key := range []string{k.ledger(a.ID), k.meta(a.ID), k.channels(a.ID)} {
+		ttl, err := e.rdb.TTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl <= 0 {
+			t.Errorf("%s: TTL %v, want it to expire", key, ttl)
+		}
+	}
+	// A story withdrawn long after it went out (its records expired) is remembered for a
+	// while, not for good.
+	old := story("ttl2", "en")
+	if err := eng.Retract(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{k.meta(old.ID), k.channels(old.ID)} {
+		if ttl, _ := e.rdb.TTL(ctx, key).Result(); ttl <= 0 {
+			t.Errorf("%s: TTL %v, want it to expire", key, ttl)
+		}
+	}
+}
+
+// A job given up because its story can have no audience any more (LANGUAGES changed while it
+// ran) leaves no page leases behind for good.
+func TestAbandonedJobLeavesNoLeases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.readers(100, 5, "en")
+	a, _ := e.engine(Options{PageSize: 2})
+	ctx := context.Background()
+	if err := a.Publish(ctx, story("ab1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.claim(ctx, newJobID("ab1", 0)); err != nil || p == nil { // a page leased, then the copy stops
+		t.Fatalf("claim: %v, %v", p, err)
+	}
+	// The service comes back with English no longer among LANGUAGES.
+	e.store = subscriber.NewStore(e.rdb, e.prefix, []string{"kk", "ru"}, testTopics)
+	b, _ := e.engine(Options{PageSize: 2})
+	if _, err := b.next(ctx); err != nil {
+		t.Logf("next: %v", err)
+	}
+	j, _, err := b.Job(ctx, newJobID("ab1", 0))
+	if err != nil || j.State != JobAbandoned {
+		t.Fatalf("job %+v, %v; want abandoned", j, err)
+	}
+	id := newJobID("ab1", 0)
+	if n, _ := e.rdb.Exists(ctx, b.keys.leases(id), b.keys.owners(id)).Result(); n != 0 {
+		t.Errorf("%d lease keys left behind by the abandoned job", n)
 	}
 }

@@ -1,11 +1,8 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 // Two stories fanned out at once never reach one chat within its gap: 1 s for a private
@@ -55,31 +53,16 @@ func TestPerChatPacing(t *testing.T) {
 	check(groups, 3*time.Second)
 }
 
-// syncBuffer is a log sink safe for the engine's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMetricsAndFinishLine(t *testing.T) {
 	e := newEnv(t)
 	e.readers(100, 30, "en")
 	e.tg.FailNext("sendMessage", int64(105), telegramtest.Blocked())
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
-	eng, _ := e.engine(Options{Registerer: reg, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	var logs testkit.Log
+	eng, _ := e.engine(Options{Log: logs.TextLogger()})
+	if err := reg.Register(eng); err != nil {
+		t.Fatal(err)
+	}
 	run(t, eng)
 	if err := eng.Publish(context.Background(), story("m1", "en")); err != nil {
 		t.Fatal(err)
@@ -104,13 +87,13 @@ func TestMetricsAndFinishLine(t *testing.T) {
 	if len(finish) != 1 {
 		t.Fatalf("%d fan-out finished lines, want 1:\n%s", len(finish), logs.String())
 	}
-	for _, want := range []string{"article_id=m1", "lang=en", "sent=29", "failed=1", "duration="} {
+	for _, want := range []string{"story_id=m1", "job_id=m1#0", "lang=en", "sent=29", "failed=1", "duration="} {
 		if !strings.Contains(finish[0], want) {
 			t.Errorf("finish line %q lacks %s", finish[0], want)
 		}
 	}
 	// A second engine registering on the same registry is refused, not a panic.
-	if _, err := New(e.rdb, nil, e.store, e.render, Options{Registerer: reg}); err == nil {
+	if err := reg.Register(New(e.rdb, nil, e.store, e.render, Options{})); err == nil {
 		t.Error("registering metrics twice did not fail")
 	}
 }
