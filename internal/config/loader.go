@@ -1,0 +1,179 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type loader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (l *loader) fail(v, reason string) { l.errs = append(l.errs, &Error{Var: v, Reason: reason}) }
+
+// str is the trimmed value or the default when unset or blank.
+func (l *loader) str(key, def string) string {
+	if v := strings.TrimSpace(l.getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// dir is ARTICLES_DIR: "off" (or "-") turns the directory watcher off. An empty value cannot
+// do it, because getenv cannot tell "set to empty" from "unset", and unset must mean the default.
+func (l *loader) dir(key, def string) string {
+	v := strings.TrimSpace(l.getenv(key))
+	switch {
+	case v == "":
+		return def
+	case v == "-" || strings.EqualFold(v, "off"):
+		return ""
+	}
+	return v
+}
+
+func (l *loader) list(key, def string) []string {
+	var out []string
+	for _, f := range strings.Split(l.str(key, def), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (l *loader) duration(key string, def, minimum time.Duration) time.Duration {
+	v := strings.TrimSpace(l.getenv(key))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		l.fail(key, fmt.Sprintf("%q is not a duration (like 30s, 1m, 1h30m)", v))
+		return def
+	}
+	if d < minimum {
+		l.fail(key, fmt.Sprintf("%q is shorter than %s", v, minimum))
+		return def
+	}
+	return d
+}
+
+func (l *loader) feeds(langs []string) []Feed {
+	var feeds []Feed
+	for _, item := range l.list("FEEDS", "") {
+		f := Feed{URL: item}
+		// "lang=URL": a URL never has "=" before "://", so the first "=" ahead of the scheme
+		// separates a language prefix.
+		if i := strings.Index(item, "="); i > 0 && (!strings.Contains(item, "://") || i < strings.Index(item, "://")) {
+			f.Lang, f.URL = strings.TrimSpace(item[:i]), strings.TrimSpace(item[i+1:])
+			if !slices.Contains(langs, f.Lang) {
+				l.fail("FEEDS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", item, f.Lang, strings.Join(langs, ",")))
+			}
+		}
+		u, err := url.Parse(f.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			l.fail("FEEDS", fmt.Sprintf("%q is not an absolute http(s) URL", f.URL))
+			continue
+		}
+		feeds = append(feeds, f)
+	}
+	return feeds
+}
+
+func (l *loader) channels(langs []string) map[string]string {
+	ch := map[string]string{}
+	for _, item := range l.list("CHANNELS", "") {
+		lang, chat, ok := strings.Cut(item, "=")
+		lang, chat = strings.TrimSpace(lang), strings.TrimSpace(chat)
+		if !ok || lang == "" || chat == "" {
+			l.fail("CHANNELS", fmt.Sprintf("%q is not lang=@channel (like kk=@news_kk)", item))
+			continue
+		}
+		if !slices.Contains(langs, lang) {
+			l.fail("CHANNELS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", item, lang, strings.Join(langs, ",")))
+			continue
+		}
+		if _, dup := ch[lang]; dup {
+			l.fail("CHANNELS", fmt.Sprintf("%q: a second channel for %s", item, lang))
+			continue
+		}
+		if !validChat(chat) {
+			l.fail("CHANNELS", fmt.Sprintf("%q: %q is neither @username (5-32 letters, digits, _) nor a numeric chat id like -1001234567890", item, chat))
+			continue
+		}
+		ch[lang] = chat
+	}
+	return ch
+}
+
+func (l *loader) adminIDs() []int64 {
+	var ids []int64
+	for _, item := range l.list("ADMIN_IDS", "") {
+		id, err := strconv.ParseInt(item, 10, 64)
+		if err != nil || id <= 0 {
+			l.fail("ADMIN_IDS", fmt.Sprintf("%q is not a Telegram user id (a positive number; ask @userinfobot)", item))
+			continue
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func duplicate(list []string) string {
+	for i, s := range list {
+		if slices.Contains(list[:i], s) {
+			return s
+		}
+	}
+	return ""
+}
+
+func validSlug(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validSecret(s string) bool {
+	if len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validChat accepts what Bot API methods take as chat_id for a channel: "@username" (public
+// usernames are 5-32 characters of letters, digits and underscores) or a numeric id.
+func validChat(s string) bool {
+	if name, ok := strings.CutPrefix(s, "@"); ok {
+		if len(name) < 5 || len(name) > 32 {
+			return false
+		}
+		for _, r := range name {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+				return false
+			}
+		}
+		return true
+	}
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
+}

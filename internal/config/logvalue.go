@@ -1,0 +1,76 @@
+package config
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// LogValue logs the configuration with secrets redacted: the token and the webhook secret
+// become "[set]" or "", and a password in REDIS_URL becomes "xxxxx".
+func (c Config) LogValue() slog.Value {
+	feeds := make([]string, len(c.Feeds))
+	for i, f := range c.Feeds {
+		feeds[i] = f.URL
+		if f.Lang != "" {
+			feeds[i] = f.Lang + "=" + f.URL
+		}
+	}
+	tz := ""
+	if c.Timezone != nil {
+		tz = c.Timezone.String()
+	}
+	return slog.GroupValue(
+		slog.String("telegram_bot_token", redact(c.BotToken)),
+		slog.String("telegram_api_url", c.APIURL),
+		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("redis_prefix", c.RedisPrefix),
+		slog.String("articles_dir", c.ArticlesDir),
+		slog.String("feeds", strings.Join(feeds, ",")),
+		// As written in .env ("1m0s"): slog's JSON handler would print nanoseconds.
+		slog.String("feed_interval", c.FeedInterval.String()),
+		slog.String("articles_stream", c.ArticlesStream),
+		slog.String("languages", strings.Join(c.Languages, ",")),
+		slog.String("default_language", c.DefaultLanguage),
+		slog.String("topics", strings.Join(c.Topics, ",")),
+		slog.Any("channels", c.Channels),
+		slog.Any("admin_ids", c.AdminIDs),
+		slog.Float64("send_rate", c.SendRate),
+		slog.String("webhook_url", c.WebhookURL),
+		slog.String("webhook_secret", redact(c.WebhookSecret)),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("timezone", tz),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", c.LogFormat),
+	)
+}
+
+func (c Config) String() string { return c.LogValue().String() }
+
+func redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "[set]"
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable]"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for _, k := range []string{"password", "sentinel_password"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// GoString keeps %#v from printing the token.
+func (c Config) GoString() string { return "config.Config" + c.String() }
