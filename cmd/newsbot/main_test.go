@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"newsbot/internal/config"
 	"newsbot/internal/redistest"
 	"newsbot/internal/telegramtest"
 )
@@ -25,7 +26,11 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (string, string
 		env["ENV_FILE"] = filepath.Join(t.TempDir(), "none.env")
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+	err := run(context.Background(), args, lookup, &stdout, &stderr)
 	code := 0
 	if err != nil {
 		code = 1
@@ -205,14 +210,30 @@ func TestVersionHelpUnknown(t *testing.T) {
 	}
 }
 
-func TestEnvironEmptyArticlesDirTurnsItOff(t *testing.T) {
-	t.Setenv("ARTICLES_DIR", "")
-	if got := environ("ARTICLES_DIR"); got != "off" {
-		t.Errorf("ARTICLES_DIR set to empty: environ = %q, want off", got)
+// ARTICLES_DIR set to "" in the real environment turns the directory watcher off, even when
+// .env names a directory; unset, .env's directory (or the default) holds.
+func TestConfigArticlesDirEmptyInTheEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("ARTICLES_DIR=/srv/articles\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	os.Unsetenv("ARTICLES_DIR")
-	if got := environ("ARTICLES_DIR"); got != "" {
-		t.Errorf("ARTICLES_DIR unset: environ = %q, want empty (the default applies)", got)
+	lookup := func(env map[string]string) config.Lookup {
+		return func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		}
+	}
+	cfg, err := loadConfig(lookup(map[string]string{"ENV_FILE": path, "ARTICLES_DIR": ""}))
+	if err != nil || cfg.ArticlesDir != "" {
+		t.Errorf("ARTICLES_DIR= in the environment: dir %q, %v; want off", cfg.ArticlesDir, err)
+	}
+	cfg, err = loadConfig(lookup(map[string]string{"ENV_FILE": path}))
+	if err != nil || cfg.ArticlesDir != "/srv/articles" {
+		t.Errorf("ARTICLES_DIR unset in the environment: dir %q, %v; want .env's", cfg.ArticlesDir, err)
+	}
+	cfg, err = loadConfig(lookup(map[string]string{"ENV_FILE": filepath.Join(t.TempDir(), "none.env")}))
+	if err != nil || cfg.ArticlesDir != "./articles" {
+		t.Errorf("ARTICLES_DIR unset everywhere: dir %q, %v; want ./articles", cfg.ArticlesDir, err)
 	}
 }
 

@@ -73,20 +73,22 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Var + ": " + e.Reason }
 
-// Load builds the configuration from getenv. Every problem is reported, each as an *Error
+// Load builds the configuration from lookup (os.LookupEnv, or Environ's merge of it with
+// .env). Unset and blank variables take their default, except ARTICLES_DIR, QUIET_HOURS and
+// RATES_URL, which set to "" (or "off") are off. Every problem is reported, each as an *Error
 // naming its variable, joined with errors.Join. A missing TELEGRAM_BOT_TOKEN is not a problem
 // here (preview needs none): RequireRun checks it.
-func Load(getenv func(string) string) (Config, error) {
-	l := loader{getenv: getenv}
+func Load(lookup Lookup) (Config, error) {
+	l := loader{lookup: lookup}
 	c := Config{
-		BotToken:       strings.TrimSpace(getenv("TELEGRAM_BOT_TOKEN")),
+		BotToken:       l.str("TELEGRAM_BOT_TOKEN", ""),
 		APIURL:         strings.TrimRight(l.str("TELEGRAM_API_URL", DefaultAPIURL), "/"),
 		RedisURL:       l.str("REDIS_URL", DefaultRedisURL),
 		RedisPrefix:    l.str("REDIS_PREFIX", DefaultRedisPrefix),
-		ArticlesDir:    l.dir("ARTICLES_DIR", DefaultArticlesDir),
-		ArticlesStream: strings.TrimSpace(getenv("ARTICLES_STREAM")),
-		WebhookURL:     strings.TrimSpace(getenv("WEBHOOK_URL")),
-		WebhookSecret:  strings.TrimSpace(getenv("WEBHOOK_SECRET")),
+		ArticlesDir:    l.optional("ARTICLES_DIR", DefaultArticlesDir),
+		ArticlesStream: l.str("ARTICLES_STREAM", ""),
+		WebhookURL:     l.str("WEBHOOK_URL", ""),
+		WebhookSecret:  l.str("WEBHOOK_SECRET", ""),
 		HTTPAddr:       l.str("HTTP_ADDR", DefaultHTTPAddr),
 		LogFormat:      strings.ToLower(l.str("LOG_FORMAT", DefaultLogFormat)),
 	}
@@ -134,12 +136,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c.Feeds = l.feeds(c.Languages)
-	c.FeedInterval = l.duration("FEED_INTERVAL", DefaultFeedInterval, time.Second)
+	c.FeedInterval = l.duration("FEED_INTERVAL", DefaultFeedInterval, time.Second, 0)
 	c.Channels = l.channels(c.Languages)
 	c.AdminIDs = l.adminIDs()
 
 	c.SendRate = DefaultSendRate
-	if v := strings.TrimSpace(getenv("SEND_RATE")); v != "" {
+	if v, _ := l.value("SEND_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		switch {
 		case err != nil:
@@ -180,7 +182,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Timezone = loc
 
 	if err := c.LogLevel.UnmarshalText([]byte(l.str("LOG_LEVEL", DefaultLogLevel))); err != nil {
-		l.fail("LOG_LEVEL", fmt.Sprintf("%q is not debug, info, warn or error", getenv("LOG_LEVEL")))
+		l.fail("LOG_LEVEL", fmt.Sprintf("%q is not debug, info, warn or error", l.str("LOG_LEVEL", "")))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		l.fail("LOG_FORMAT", fmt.Sprintf("%q is not text or json", c.LogFormat))

@@ -13,8 +13,12 @@ import (
 	"time"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+// env is an environment holding exactly m: a key in m is set, even to "".
+func env(m map[string]string) Lookup {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
 }
 
 func TestDefaults(t *testing.T) {
@@ -239,18 +243,6 @@ func TestEnviron(t *testing.T) {
 		t.Error("Environ modified the process environment")
 	}
 
-	// DESIGN.md: an empty ARTICLES_DIR turns the directory watcher off.
-	if err := os.WriteFile(path, []byte("ARTICLES_DIR=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	getenv, err = Environ(path, env(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c, err := Load(getenv); err != nil || c.ArticlesDir != "" {
-		t.Errorf("ARTICLES_DIR= in .env: dir %q, %v; want the watcher off", c.ArticlesDir, err)
-	}
-
 	if _, err := Environ(filepath.Join(dir, "missing.env"), env(nil)); err != nil {
 		t.Errorf("a missing .env is fine: %v", err)
 	}
@@ -260,7 +252,7 @@ func TestEnviron(t *testing.T) {
 		t.Fatal(err)
 	}
 	getenv, err = Environ(path, env(nil))
-	if getenv == nil || getenv("SEND_RATE") != "5" {
+	if v, _ := getenv("SEND_RATE"); getenv == nil || v != "5" {
 		t.Fatal("no usable getenv beside the problems")
 	}
 	var got []string
@@ -356,5 +348,54 @@ func TestDocumentedDefaults(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("README's configuration table lacks %s", name)
 		}
+	}
+}
+
+// ARTICLES_DIR set to "" turns the directory watcher off, while unset it is ./articles: decided
+// in Load alone, whether the value comes from the environment or from .env, and the
+// environment wins even when it sets the variable to "".
+func TestEnvArticlesDirEmptyIsOff(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{"unset", nil, "", "./articles"},
+		{"empty in the environment", map[string]string{"ARTICLES_DIR": ""}, "", ""},
+		{"blank in the environment", map[string]string{"ARTICLES_DIR": "  "}, "", ""},
+		{"off in the environment", map[string]string{"ARTICLES_DIR": "off"}, "", ""},
+		{"OFF in the environment", map[string]string{"ARTICLES_DIR": " OFF "}, "", ""},
+		{"a directory in the environment", map[string]string{"ARTICLES_DIR": "/srv/articles"}, "", "/srv/articles"},
+		{"empty in .env", nil, "ARTICLES_DIR=\n", ""},
+		{"off in .env", nil, "ARTICLES_DIR=off\n", ""},
+		{"a directory in .env", nil, "ARTICLES_DIR=/srv/articles\n", "/srv/articles"},
+		{"other lines in .env", nil, "SEND_RATE=5\n", "./articles"},
+		{"the environment's empty beats .env", map[string]string{"ARTICLES_DIR": ""}, "ARTICLES_DIR=/srv/articles\n", ""},
+		{"the environment's directory beats .env's empty", map[string]string{"ARTICLES_DIR": "/srv/a"}, "ARTICLES_DIR=\n", "/srv/a"},
+	}
+	for _, tc := range tests {
+		write(tc.file)
+		lookup, err := Environ(path, env(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(lookup)
+		if err != nil || c.ArticlesDir != tc.want {
+			t.Errorf("%s: ARTICLES_DIR %q, %v; want %q", tc.name, c.ArticlesDir, err, tc.want)
+		}
+	}
+
+	// Everywhere else a blank value is the default, as .env.example says.
+	c, err := Load(env(map[string]string{"SEND_RATE": "", "LANGUAGES": " ", "TELEGRAM_API_URL": ""}))
+	if err != nil || c.SendRate != 30 || len(c.Languages) != 3 || c.APIURL != DefaultAPIURL {
+		t.Errorf("blank variables: rate %v languages %v api %q, %v; want the defaults", c.SendRate, c.Languages, c.APIURL, err)
 	}
 }

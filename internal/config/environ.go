@@ -18,16 +18,23 @@ var Variables = []string{
 	"LOG_FORMAT", "ENV_FILE",
 }
 
-// Environ returns a getenv that consults the real environment first and then the .env file at
-// path. A missing file is fine (containers configure through the environment); an unreadable or
-// malformed one is an error, because silently ignoring it would run with defaults the operator
-// did not choose. The process environment is never modified.
+// Lookup reads one variable like os.LookupEnv: its value, and whether it is set at all. Load
+// needs both: ARTICLES_DIR, QUIET_HOURS and RATES_URL set to the empty string turn something
+// off, while unset they take their default.
+type Lookup func(key string) (value string, ok bool)
+
+// Environ returns a Lookup that consults the real environment first and then the .env file at
+// path. A variable set in the environment wins even when set to the empty string, as with
+// docker's --env-file and godotenv.Load: that is how an operator turns off from outside
+// what .env turns on. A missing file is fine (containers configure through the environment);
+// an unreadable or malformed one is an error, because silently ignoring it would run with
+// defaults the operator did not choose. The process environment is never modified.
 //
 // A line of the file that names no variable newsbot reads but nearly one (CHANELS, channels)
-// or is not NAME=value at all is reported as an *Error, with a usable getenv: it would
+// or is not NAME=value at all is reported as an *Error, with a usable Lookup: it would
 // otherwise be ignored without a word and newsbot would run with the default. Other unknown
 // names are fine: the file may also serve docker compose (VERSION, ARTICLES_HOST_DIR).
-func Environ(path string, getenv func(string) string) (func(string) string, error) {
+func Environ(path string, env Lookup) (Lookup, error) {
 	file := map[string]string{}
 	var errs []error
 	if path != "" {
@@ -41,16 +48,12 @@ func Environ(path string, getenv func(string) string) (func(string) string, erro
 		}
 		errs = fileKeyProblems(path, file)
 	}
-	return func(key string) string {
-		if v := getenv(key); v != "" {
-			return v
+	return func(key string) (string, bool) {
+		if v, ok := env(key); ok {
+			return v, true
 		}
 		v, ok := file[key]
-		if ok && key == "ARTICLES_DIR" && strings.TrimSpace(v) == "" {
-			// "ARTICLES_DIR=" written in .env turns the watcher off, as DESIGN.md promises.
-			return "off"
-		}
-		return v
+		return v, ok
 	}, errors.Join(errs...)
 }
 

@@ -10,28 +10,36 @@ import (
 )
 
 type loader struct {
-	getenv func(string) string
+	lookup Lookup
 	errs   []error
 }
 
 func (l *loader) fail(v, reason string) { l.errs = append(l.errs, &Error{Var: v, Reason: reason}) }
 
+// value is the trimmed value, and whether the variable is set at all.
+func (l *loader) value(key string) (string, bool) {
+	v, ok := l.lookup(key)
+	return strings.TrimSpace(v), ok
+}
+
 // str is the trimmed value or the default when unset or blank.
 func (l *loader) str(key, def string) string {
-	if v := strings.TrimSpace(l.getenv(key)); v != "" {
+	if v, _ := l.value(key); v != "" {
 		return v
 	}
 	return def
 }
 
-// dir is ARTICLES_DIR: "off" (or "-") turns the directory watcher off. An empty value cannot
-// do it, because getenv cannot tell "set to empty" from "unset", and unset must mean the default.
-func (l *loader) dir(key, def string) string {
-	v := strings.TrimSpace(l.getenv(key))
+// optional is a variable whose empty value turns something off (ARTICLES_DIR, QUIET_HOURS,
+// RATES_URL): unset it is the default; set to "", "off" or "-" it is "". This is the one
+// place that decides "off"; "off" is there for the places that cannot set a variable to
+// the empty string.
+func (l *loader) optional(key, def string) string {
+	v, ok := l.value(key)
 	switch {
-	case v == "":
+	case !ok:
 		return def
-	case v == "-" || strings.EqualFold(v, "off"):
+	case v == "" || v == "-" || strings.EqualFold(v, "off"):
 		return ""
 	}
 	return v
@@ -47,8 +55,9 @@ func (l *loader) list(key, def string) []string {
 	return out
 }
 
-func (l *loader) duration(key string, def, minimum time.Duration) time.Duration {
-	v := strings.TrimSpace(l.getenv(key))
+// duration reads a Go duration between minimum and maximum (0: no maximum).
+func (l *loader) duration(key string, def, minimum, maximum time.Duration) time.Duration {
+	v, _ := l.value(key)
 	if v == "" {
 		return def
 	}
@@ -58,10 +67,26 @@ func (l *loader) duration(key string, def, minimum time.Duration) time.Duration 
 		return def
 	}
 	if d < minimum {
-		l.fail(key, fmt.Sprintf("%q is shorter than %s", v, minimum))
+		l.fail(key, fmt.Sprintf("%q is shorter than %s", v, shortDuration(minimum)))
+		return def
+	}
+	if maximum > 0 && d > maximum {
+		l.fail(key, fmt.Sprintf("%q is longer than %s", v, shortDuration(maximum)))
 		return def
 	}
 	return d
+}
+
+// shortDuration writes d as an operator would: "1m", "6h", "168h", not "1m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (l *loader) feeds(langs []string) []Feed {
