@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"newsbot/internal/config"
+	"newsbot/internal/locale"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -106,8 +107,12 @@ func loadConfig(lookupEnv config.Lookup) (config.Config, error) {
 	if env == nil {
 		return config.Config{}, ferr
 	}
+	spoken, err := locale.Languages()
+	if err != nil {
+		return config.Config{}, fmt.Errorf("load translations: %w", err)
+	}
 	// Problems of the file's lines (a misspelt name) are listed with the others.
-	cfg, err := config.Load(env)
+	cfg, err := config.Load(env, spoken)
 	return cfg, errors.Join(ferr, err)
 }
 

@@ -151,6 +151,15 @@ func TestPreviewInvalidFiles(t *testing.T) {
 	}
 }
 
+// LANGUAGES is checked against the message files in locales/: a language without them is
+// named with the ones there are.
+func TestPreviewLanguageWithoutTranslations(t *testing.T) {
+	_, stderr, code := runCmd(t, map[string]string{"LANGUAGES": "kk,ru,en,de"}, "preview", sample)
+	if code != 1 || !strings.Contains(stderr, `LANGUAGES: "de" is not a language newsbot has translations for (en,kk,ru)`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestPreviewUsage(t *testing.T) {
 	for _, args := range [][]string{{"preview"}, {"preview", "-lang", "de", sample}, {"preview", "-bogus", sample}} {
 		_, stderr, code := runCmd(t, map[string]string{}, args...)

@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// load is Load with the languages locales/ has today; TestLoadLanguagesFromLocale passes others.
+func load(lookup Lookup) (Config, error) { return Load(lookup, []string{"en", "kk", "ru"}) }
+
 // env is an environment holding exactly m: a key in m is set, even to "".
 func env(m map[string]string) Lookup {
 	return func(k string) (string, bool) {
@@ -22,7 +25,7 @@ func env(m map[string]string) Lookup {
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := Load(env(nil))
+	c, err := load(env(nil))
 	if err != nil {
 		t.Fatalf("defaults are invalid: %v", err)
 	}
@@ -41,7 +44,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestLoadAll(t *testing.T) {
-	c, err := Load(env(map[string]string{
+	c, err := load(env(map[string]string{
 		"TELEGRAM_BOT_TOKEN": "123456:ABC-def",
 		"TELEGRAM_API_URL":   "http://localhost:8081/",
 		"REDIS_URL":          "rediss://:pw@redis.example:6380/2",
@@ -90,7 +93,7 @@ func TestLoadAll(t *testing.T) {
 
 // Every mistake is reported at once, each naming its variable.
 func TestLoadReportsEveryProblem(t *testing.T) {
-	_, err := Load(env(map[string]string{
+	_, err := load(env(map[string]string{
 		"TELEGRAM_API_URL": "api.telegram.org",
 		"REDIS_URL":        "mysql://localhost",
 		"FEEDS":            "de=https://x.de/rss,notaurl",
@@ -159,7 +162,7 @@ func TestLoadProblems(t *testing.T) {
 		{map[string]string{"REDIS_URL": "redis-cluster://h1:7000/3"}, `REDIS_URL: redis-cluster://h1:7000/3: Redis Cluster has only database 0`},
 	}
 	for _, tc := range tests {
-		_, err := Load(env(tc.env))
+		_, err := load(env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.env, err, tc.want)
 		}
@@ -171,7 +174,7 @@ func TestRequireRunToken(t *testing.T) {
 		"": false, "123:abc": true, "123456789:AAE-x_Zy9": true, "abc": false, "123:a/b": false,
 		"bot123:abc": false, `"123:abc"`: false, "123:ab c": false, "12a:abc": false, ":abc": false, "123:": false,
 	} {
-		c, err := Load(env(map[string]string{"TELEGRAM_BOT_TOKEN": token}))
+		c, err := load(env(map[string]string{"TELEGRAM_BOT_TOKEN": token}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +189,7 @@ func TestRequireRunToken(t *testing.T) {
 }
 
 func TestLogValueRedacts(t *testing.T) {
-	c, err := Load(env(map[string]string{
+	c, err := load(env(map[string]string{
 		"TELEGRAM_BOT_TOKEN": "123456:SECRET-TOKEN",
 		"WEBHOOK_URL":        "https://bot.example.kz/hook",
 		"WEBHOOK_SECRET":     "WEBHOOKSECRET",
@@ -212,11 +215,11 @@ func TestLogValueRedacts(t *testing.T) {
 	if !strings.Contains(out, `"feed_interval":"1m0s"`) {
 		t.Errorf("JSON log must show FEED_INTERVAL as written, not nanoseconds:\n%s", out)
 	}
-	_, err = Load(env(map[string]string{"REDIS_URL": "redis://u:REDISPASS@localhost:6379/x"}))
+	_, err = load(env(map[string]string{"REDIS_URL": "redis://u:REDISPASS@localhost:6379/x"}))
 	if err == nil || strings.Contains(err.Error(), "REDISPASS") {
 		t.Errorf("error shows the password: %v", err)
 	}
-	_, err = Load(env(map[string]string{"REDIS_URL": "redis://u:REDISPASS@local host:6379/0"}))
+	_, err = load(env(map[string]string{"REDIS_URL": "redis://u:REDISPASS@local host:6379/0"}))
 	if err == nil || strings.Contains(err.Error(), "REDISPASS") {
 		t.Errorf("error shows the password: %v", err)
 	}
@@ -232,7 +235,7 @@ func TestEnviron(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(getenv)
+	c, err := load(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +286,7 @@ func TestEnvExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(getenv); err != nil {
+	if _, err := load(getenv); err != nil {
 		t.Errorf(".env.example does not load: %v", err)
 	}
 	data, err := os.ReadFile("../../.env.example")
@@ -306,11 +309,11 @@ func TestDocumentedDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromExample, err := Load(getenv)
+	fromExample, err := load(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := Load(env(nil))
+	defaults, err := load(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,15 +390,32 @@ func TestEnvArticlesDirEmptyIsOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(lookup)
+		c, err := load(lookup)
 		if err != nil || c.ArticlesDir != tc.want {
 			t.Errorf("%s: ARTICLES_DIR %q, %v; want %q", tc.name, c.ArticlesDir, err, tc.want)
 		}
 	}
 
 	// Everywhere else a blank value is the default, as .env.example says.
-	c, err := Load(env(map[string]string{"SEND_RATE": "", "LANGUAGES": " ", "TELEGRAM_API_URL": ""}))
+	c, err := load(env(map[string]string{"SEND_RATE": "", "LANGUAGES": " ", "TELEGRAM_API_URL": ""}))
 	if err != nil || c.SendRate != 30 || len(c.Languages) != 3 || c.APIURL != DefaultAPIURL {
 		t.Errorf("blank variables: rate %v languages %v api %q, %v; want the defaults", c.SendRate, c.Languages, c.APIURL, err)
+	}
+}
+
+// LANGUAGES is checked against the languages given to Load (the locale bundle's), not a list
+// of config's own: a language gains its place by its message files.
+func TestLoadLanguagesFromLocale(t *testing.T) {
+	_, err := load(env(map[string]string{"LANGUAGES": "kk,ru,en,de"}))
+	if err == nil || err.Error() != `LANGUAGES: "de" is not a language newsbot has translations for (en,kk,ru)` {
+		t.Errorf("LANGUAGES with de: %v", err)
+	}
+	c, err := Load(env(map[string]string{"LANGUAGES": "de,en", "DEFAULT_LANGUAGE": "de"}), []string{"de", "en"})
+	if err != nil || !slices.Equal(c.Languages, []string{"de", "en"}) {
+		t.Errorf("de with de translations: %v %v", c.Languages, err)
+	}
+	_, err = Load(env(nil), []string{"en", "ru"})
+	if err == nil || !strings.Contains(err.Error(), `LANGUAGES: "kk" is not a language newsbot has translations for (en,ru)`) {
+		t.Errorf("the default kk without kk translations: %v", err)
 	}
 }
