@@ -80,7 +80,13 @@ func run(ctx context.Context, args []string, lookupEnv config.Lookup, stdout, st
 		if err := errors.Join(err, cfg.RequireRun()); err != nil {
 			return err
 		}
-		return serve(ctx, cfg, newLogger(cfg, stderr), stdout)
+		log := newLogger(cfg, stderr)
+		// Settings that work but were probably not meant (SEND_RATE above 30 without paid
+		// broadcasts): one line each, naming the variable, before anything starts.
+		for _, w := range cfg.Warnings() {
+			log.Warn(w)
+		}
+		return serve(ctx, cfg, log, stdout)
 	case "preview":
 		return preview(args, lookupEnv, stdout, stderr)
 	case "version", "-version", "--version":

@@ -88,6 +88,29 @@ func TestRunWithARefusedToken(t *testing.T) {
 	}
 }
 
+// SEND_RATE above 30 without PAID_BROADCAST=true starts, with a warning naming the variable;
+// with paid broadcasts it starts without one.
+func TestRunWarnsOfSendRateWithoutPaidBroadcast(t *testing.T) {
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	for _, paid := range []string{"false", "true"} {
+		// The refused token ends the run right after the start.
+		_, stderr, _ := runCmd(t, map[string]string{
+			"TELEGRAM_BOT_TOKEN": "123:refused",
+			"TELEGRAM_API_URL":   tg.URL(),
+			"REDIS_URL":          redis.URL(),
+			"ARTICLES_DIR":       "",
+			"HTTP_ADDR":          "127.0.0.1:0",
+			"SEND_RATE":          "100",
+			"PAID_BROADCAST":     paid,
+		})
+		warned := strings.Contains(stderr, `level=WARN msg="SEND_RATE: 100 messages a second is above Telegram's 30 without PAID_BROADCAST=true`)
+		if !strings.Contains(stderr, "newsbot starting") || warned != (paid == "false") {
+			t.Errorf("PAID_BROADCAST=%s: warned %v:\n%s", paid, warned, stderr)
+		}
+	}
+}
+
 func TestPreview(t *testing.T) {
 	stdout, stderr, code := runCmd(t, map[string]string{"CHANNELS": "en=@news_en,kk=@news_kk", "REDIS_URL": "broken"}, "preview", sample)
 	if code != 0 || stderr != "" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"newsbot/internal/article"
+	"newsbot/internal/schedule"
 )
 
 // Defaults of DESIGN.md's table. .env.example repeats them for operators.
@@ -32,7 +33,34 @@ const (
 	DefaultTimezone     = "Asia/Almaty"
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
+
+	DefaultMode            = "instant"
+	DefaultDigestTimes     = "08:00,19:00"
+	DefaultQuietHours      = "23:00-07:00"
+	DefaultPushMaxAge      = 6 * time.Hour
+	DefaultPaidBroadcast   = false
+	DefaultRatesURL        = "https://nationalbank.kz/rss/rates_all.xml"
+	DefaultRatesCurrencies = "USD,EUR,RUB"
+	DefaultRatesInterval   = time.Hour
 )
+
+// Telegram's limits on SEND_RATE: about 30 messages a second to a bot, up to 1000 with paid
+// broadcasts (allow_paid_broadcast, charged in Stars beyond the free 30).
+const (
+	FreeSendRate = 30.0
+	MaxSendRate  = 1000.0
+)
+
+// Reading modes a reader can have (DEFAULT_MODE gives a new reader one).
+const (
+	ModeInstant  = "instant"
+	ModeDigest   = "digest"
+	ModeBreaking = "breaking"
+)
+
+// Digest times an operator may configure: each is one message to every digest reader, and
+// readers choose among them in /settings, where more than a handful do not fit.
+const maxDigestTimes = 6
 
 // Feed is one entry of FEEDS. Lang is empty when the feed's items carry their own language
 // (or the feed is in DEFAULT_LANGUAGE; the source decides).
@@ -63,6 +91,21 @@ type Config struct {
 	Timezone        *time.Location
 	LogLevel        slog.Level
 	LogFormat       string
+
+	// DefaultMode is the reading mode of a new reader: ModeInstant, ModeDigest or ModeBreaking.
+	DefaultMode string
+	// DigestTimes are the times of the digests on the clocks of Timezone: sorted, 1 to 6.
+	DigestTimes []schedule.Clock
+	// QuietHours is when pushes go silently, on the clocks of Timezone; zero: never.
+	QuietHours schedule.Window
+	// PushMaxAge is how late after the story an instant push may still go.
+	PushMaxAge time.Duration
+	// PaidBroadcast sends readers' messages with allow_paid_broadcast.
+	PaidBroadcast bool
+	// RatesURL is the exchange-rate feed; "" turns rates off.
+	RatesURL        string
+	RatesCurrencies []string // ISO 4217 codes, like USD
+	RatesInterval   time.Duration
 }
 
 // Error is one problem with one variable.
@@ -149,8 +192,10 @@ func Load(lookup Lookup, spoken []string) (Config, error) {
 		switch {
 		case err != nil:
 			l.fail("SEND_RATE", fmt.Sprintf("%q is not a number", v))
-		case f <= 0 || f != f || f > 1e6:
+		case f <= 0 || f != f:
 			l.fail("SEND_RATE", fmt.Sprintf("%q must be a positive number of messages per second", v))
+		case f > MaxSendRate:
+			l.fail("SEND_RATE", fmt.Sprintf("%q is above %g, Telegram's limit even with PAID_BROADCAST=true", v, MaxSendRate))
 		default:
 			c.SendRate = f
 		}
@@ -191,7 +236,30 @@ func Load(lookup Lookup, spoken []string) (Config, error) {
 		l.fail("LOG_FORMAT", fmt.Sprintf("%q is not text or json", c.LogFormat))
 	}
 
+	c.DefaultMode = strings.ToLower(l.str("DEFAULT_MODE", DefaultMode))
+	if modes := []string{ModeInstant, ModeDigest, ModeBreaking}; !slices.Contains(modes, c.DefaultMode) {
+		l.fail("DEFAULT_MODE", fmt.Sprintf("%q is not instant, digest or breaking", c.DefaultMode))
+	}
+	c.DigestTimes = l.digestTimes()
+	c.QuietHours = l.quietHours()
+	c.PushMaxAge = l.duration("PUSH_MAX_AGE", DefaultPushMaxAge, time.Minute, 7*24*time.Hour)
+	c.PaidBroadcast = l.boolean("PAID_BROADCAST", DefaultPaidBroadcast)
+	c.RatesURL = l.ratesURL()
+	c.RatesCurrencies = l.currencies()
+	c.RatesInterval = l.duration("RATES_INTERVAL", DefaultRatesInterval, time.Minute, 0)
+
 	return c, errors.Join(l.errs...)
+}
+
+// Warnings are settings that work but that the operator probably did not mean, one line each
+// naming its variable; main logs them at start.
+func (c Config) Warnings() []string {
+	var w []string
+	if c.SendRate > FreeSendRate && !c.PaidBroadcast {
+		w = append(w, fmt.Sprintf("SEND_RATE: %g messages a second is above Telegram's %g without PAID_BROADCAST=true; expect 429 answers that slow every send",
+			c.SendRate, FreeSendRate))
+	}
+	return w
 }
 
 // RequireRun reports what `newsbot run` needs beyond Load: the token.

@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"newsbot/internal/schedule"
 )
 
 // load is Load with the languages locales/ has today; TestLoadLanguagesFromLocale passes others.
@@ -37,6 +41,15 @@ func TestDefaults(t *testing.T) {
 	}
 	if !slices.Equal(c.Languages, []string{"kk", "ru", "en"}) || len(c.Topics) != 7 {
 		t.Errorf("languages %v topics %v", c.Languages, c.Topics)
+	}
+	if c.DefaultMode != "instant" || !slices.Equal(c.DigestTimes, []schedule.Clock{8 * 60, 19 * 60}) ||
+		c.QuietHours != (schedule.Window{From: 23 * 60, To: 7 * 60}) || c.PushMaxAge != 6*time.Hour || c.PaidBroadcast ||
+		c.RatesURL != "https://nationalbank.kz/rss/rates_all.xml" || !slices.Equal(c.RatesCurrencies, []string{"USD", "EUR", "RUB"}) ||
+		c.RatesInterval != time.Hour {
+		t.Errorf("defaults of modes and rates: %v", c)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("the defaults warn: %q", w)
 	}
 	if err := c.RequireRun(); err == nil || !strings.HasPrefix(err.Error(), "TELEGRAM_BOT_TOKEN: ") {
 		t.Errorf("RequireRun without a token = %v", err)
@@ -65,6 +78,14 @@ func TestLoadAll(t *testing.T) {
 		"TIMEZONE":           "UTC",
 		"LOG_LEVEL":          "debug",
 		"LOG_FORMAT":         "JSON",
+		"DEFAULT_MODE":       "Digest",
+		"DIGEST_TIMES":       "21:30, 7:00,12:00",
+		"QUIET_HOURS":        "22:00-06:30",
+		"PUSH_MAX_AGE":       "90m",
+		"PAID_BROADCAST":     "true",
+		"RATES_URL":          "http://rates.example.kz/rss.xml",
+		"RATES_CURRENCIES":   "CNY, USD",
+		"RATES_INTERVAL":     "15m",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +102,12 @@ func TestLoadAll(t *testing.T) {
 		!slices.Equal(c.AdminIDs, []int64{42, 1000000001}) || c.SendRate != 12.5 ||
 		c.LogLevel != slog.LevelDebug || c.LogFormat != "json" || c.Timezone != time.UTC {
 		t.Errorf("loaded %+v", c)
+	}
+	if c.DefaultMode != "digest" || !slices.Equal(c.DigestTimes, []schedule.Clock{7 * 60, 12 * 60, 21*60 + 30}) ||
+		c.QuietHours != (schedule.Window{From: 22 * 60, To: 6*60 + 30}) || c.PushMaxAge != 90*time.Minute || !c.PaidBroadcast ||
+		c.RatesURL != "http://rates.example.kz/rss.xml" || !slices.Equal(c.RatesCurrencies, []string{"CNY", "USD"}) ||
+		c.RatesInterval != 15*time.Minute {
+		t.Errorf("modes and rates: %v", c)
 	}
 	if !c.IsAdmin(42) || c.IsAdmin(43) {
 		t.Error("IsAdmin")
@@ -109,6 +136,14 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"TIMEZONE":         "Mars/Olympus",
 		"LOG_LEVEL":        "loud",
 		"LOG_FORMAT":       "xml",
+		"DEFAULT_MODE":     "weekly",
+		"DIGEST_TIMES":     "8am",
+		"QUIET_HOURS":      "22-7",
+		"PUSH_MAX_AGE":     "forever",
+		"PAID_BROADCAST":   "yes please",
+		"RATES_URL":        "nationalbank.kz/rss",
+		"RATES_CURRENCIES": "dollar",
+		"RATES_INTERVAL":   "10s",
 	}))
 	if err == nil {
 		t.Fatal("accepted")
@@ -125,7 +160,8 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		vars = append(vars, ce.Var)
 	}
 	for _, v := range []string{"TELEGRAM_API_URL", "REDIS_URL", "FEEDS", "FEED_INTERVAL", "LANGUAGES", "DEFAULT_LANGUAGE",
-		"TOPICS", "CHANNELS", "ADMIN_IDS", "SEND_RATE", "WEBHOOK_URL", "WEBHOOK_SECRET", "HTTP_ADDR", "TIMEZONE", "LOG_LEVEL", "LOG_FORMAT"} {
+		"TOPICS", "CHANNELS", "ADMIN_IDS", "SEND_RATE", "WEBHOOK_URL", "WEBHOOK_SECRET", "HTTP_ADDR", "TIMEZONE", "LOG_LEVEL", "LOG_FORMAT",
+		"DEFAULT_MODE", "DIGEST_TIMES", "QUIET_HOURS", "PUSH_MAX_AGE", "PAID_BROADCAST", "RATES_URL", "RATES_CURRENCIES", "RATES_INTERVAL"} {
 		if !slices.Contains(vars, v) {
 			t.Errorf("no problem reported for %s in:\n%v", v, err)
 		}
@@ -147,6 +183,28 @@ func TestLoadProblems(t *testing.T) {
 		{map[string]string{"SEND_RATE": "-3"}, `SEND_RATE: "-3" must be a positive number`},
 		{map[string]string{"SEND_RATE": "NaN"}, `SEND_RATE: "NaN" must be a positive number`},
 		{map[string]string{"SEND_RATE": "fast"}, `SEND_RATE: "fast" is not a number`},
+		{map[string]string{"SEND_RATE": "1001"}, `SEND_RATE: "1001" is above 1000, Telegram's limit even with PAID_BROADCAST=true`},
+		{map[string]string{"SEND_RATE": "+Inf", "PAID_BROADCAST": "true"}, `SEND_RATE: "+Inf" is above 1000`},
+		{map[string]string{"DEFAULT_MODE": "daily"}, `DEFAULT_MODE: "daily" is not instant, digest or breaking`},
+		{map[string]string{"DIGEST_TIMES": "08:00,24:00"}, `DIGEST_TIMES: "24:00" is not a time of day HH:MM (00:00 to 23:59)`},
+		{map[string]string{"DIGEST_TIMES": "08:00,19:00,8:00"}, `DIGEST_TIMES: 08:00 is listed twice`},
+		{map[string]string{"DIGEST_TIMES": "06:00,08:00,10:00,12:00,14:00,16:00,18:00"}, `DIGEST_TIMES: 7 times; at most 6`},
+		{map[string]string{"DIGEST_TIMES": " , "}, `DIGEST_TIMES: must name at least one time`},
+		{map[string]string{"QUIET_HOURS": "23:00-23:00"}, `QUIET_HOURS: "23:00-23:00" starts and ends at the same time (empty: no quiet hours)`},
+		{map[string]string{"QUIET_HOURS": "23:00"}, `QUIET_HOURS: "23:00" is not FROM-TO (like 23:00-07:00)`},
+		{map[string]string{"QUIET_HOURS": "23:00-7"}, `QUIET_HOURS: "23:00-7": "7" is not a time of day HH:MM`},
+		{map[string]string{"PUSH_MAX_AGE": "30s"}, `PUSH_MAX_AGE: "30s" is shorter than 1m`},
+		{map[string]string{"PUSH_MAX_AGE": "169h"}, `PUSH_MAX_AGE: "169h" is longer than 168h`},
+		{map[string]string{"PUSH_MAX_AGE": "6 hours"}, `PUSH_MAX_AGE: "6 hours" is not a duration`},
+		{map[string]string{"PAID_BROADCAST": "on"}, `PAID_BROADCAST: "on" is not true or false`},
+		{map[string]string{"RATES_URL": "ftp://nationalbank.kz/rss"}, `RATES_URL: "ftp://nationalbank.kz/rss" is not an absolute http(s) URL (empty: rates off)`},
+		{map[string]string{"RATES_URL": "/rss/rates_all.xml"}, `RATES_URL: "/rss/rates_all.xml" is not an absolute http(s) URL`},
+		{map[string]string{"RATES_URL": "https://bank:RatesPass9@nationalbank.kz/rss"}, `RATES_URL: "https://nationalbank.kz/rss" must not carry a user or password`},
+		{map[string]string{"RATES_CURRENCIES": "USD,usd"}, `RATES_CURRENCIES: "usd" is not a currency code of 3 capital letters (like USD)`},
+		{map[string]string{"RATES_CURRENCIES": "USD,EURO"}, `RATES_CURRENCIES: "EURO" is not a currency code`},
+		{map[string]string{"RATES_CURRENCIES": "USD,EUR,USD"}, `RATES_CURRENCIES: "USD" is listed twice`},
+		{map[string]string{"RATES_CURRENCIES": ","}, `RATES_CURRENCIES: must name at least one currency`},
+		{map[string]string{"RATES_INTERVAL": "59s"}, `RATES_INTERVAL: "59s" is shorter than 1m`},
 		{map[string]string{"FEED_INTERVAL": "10ms"}, `FEED_INTERVAL: "10ms" is shorter than 1s`},
 		{map[string]string{"WEBHOOK_URL": "https://bot.example.kz/hook"}, `WEBHOOK_SECRET: required when WEBHOOK_URL is set`},
 		{map[string]string{"WEBHOOK_SECRET": "has space"}, `WEBHOOK_SECRET: must be 1-256 characters`},
@@ -293,11 +351,13 @@ func TestEnvExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL", "REDIS_PREFIX", "ARTICLES_DIR", "FEEDS",
-		"FEED_INTERVAL", "ARTICLES_STREAM", "LANGUAGES", "DEFAULT_LANGUAGE", "TOPICS", "CHANNELS", "ADMIN_IDS", "SEND_RATE",
-		"WEBHOOK_URL", "WEBHOOK_SECRET", "HTTP_ADDR", "TIMEZONE", "LOG_LEVEL", "LOG_FORMAT"} {
-		if !strings.Contains(string(data), v+"=") {
-			t.Errorf(".env.example does not document %s", v)
+	for _, v := range Variables {
+		if v == "ENV_FILE" {
+			continue // names the file itself: set in the environment, never in it
+		}
+		// A line of its own, with a comment above it.
+		if !regexp.MustCompile(`(?m)^#.*\n` + v + `=`).Match(data) {
+			t.Errorf(".env.example does not document %s on a line of its own under a comment", v)
 		}
 	}
 }
@@ -329,22 +389,32 @@ func TestDocumentedDefaults(t *testing.T) {
 		"TELEGRAM_API_URL": DefaultAPIURL, "REDIS_URL": DefaultRedisURL, "REDIS_PREFIX": DefaultRedisPrefix,
 		"ARTICLES_DIR": DefaultArticlesDir, "FEED_INTERVAL": "1m", "LANGUAGES": DefaultLanguages,
 		"DEFAULT_LANGUAGE": DefaultLanguage, "TOPICS": DefaultTopics, "SEND_RATE": "30",
-		"HTTP_ADDR": DefaultHTTPAddr, "TIMEZONE": DefaultTimezone,
+		"HTTP_ADDR": DefaultHTTPAddr, "TIMEZONE": DefaultTimezone, "LOG_LEVEL": DefaultLogLevel, "LOG_FORMAT": DefaultLogFormat,
+		"DEFAULT_MODE": DefaultMode, "DIGEST_TIMES": DefaultDigestTimes, "QUIET_HOURS": DefaultQuietHours,
+		"PUSH_MAX_AGE": shortDuration(DefaultPushMaxAge), "PAID_BROADCAST": strconv.FormatBool(DefaultPaidBroadcast),
+		"RATES_URL": DefaultRatesURL, "RATES_CURRENCIES": DefaultRatesCurrencies, "RATES_INTERVAL": shortDuration(DefaultRatesInterval),
 	}
 	seen := map[string]bool{}
+	code := regexp.MustCompile("`([^`]*)`")
 	for _, line := range strings.Split(string(readme), "\n") {
 		cells := strings.Split(line, "|")
 		if len(cells) < 4 {
 			continue
 		}
-		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
-		def, ok := want[name]
-		if !ok {
-			continue
-		}
-		seen[name] = true
-		if got := strings.Trim(strings.TrimSpace(cells[2]), "`"); got != def {
-			t.Errorf("README: %s default %q, the code's is %q", name, got, def)
+		// "| `LOG_LEVEL`, `LOG_FORMAT` | `info`, `text` |" pairs the names with the defaults.
+		names := code.FindAllStringSubmatch(cells[1], -1)
+		defs := code.FindAllStringSubmatch(cells[2], -1)
+		for i, n := range names {
+			def, ok := want[n[1]]
+			if !ok {
+				continue
+			}
+			seen[n[1]] = true
+			if len(defs) != len(names) {
+				t.Errorf("README: %s has no default of its own in %q", n[1], cells[2])
+			} else if got := defs[i][1]; got != def {
+				t.Errorf("README: %s default %q, the code's is %q", n[1], got, def)
+			}
 		}
 	}
 	for name := range want {
@@ -417,5 +487,49 @@ func TestLoadLanguagesFromLocale(t *testing.T) {
 	_, err = Load(env(nil), []string{"en", "ru"})
 	if err == nil || !strings.Contains(err.Error(), `LANGUAGES: "kk" is not a language newsbot has translations for (en,ru)`) {
 		t.Errorf("the default kk without kk translations: %v", err)
+	}
+}
+
+// QUIET_HOURS and RATES_URL, like ARTICLES_DIR, are off when set to "" or "off" and take their
+// default when unset.
+func TestEnvEmptyTurnsOff(t *testing.T) {
+	for _, v := range []string{"", " ", "off", "OFF"} {
+		c, err := load(env(map[string]string{"QUIET_HOURS": v, "RATES_URL": v}))
+		if err != nil || !c.QuietHours.IsZero() || c.RatesURL != "" {
+			t.Errorf("set to %q: quiet hours %v, rates %q, %v; want both off", v, c.QuietHours, c.RatesURL, err)
+		}
+		if s := c.String(); !strings.Contains(s, "quiet_hours= ") || !strings.Contains(s, "rates_url= ") {
+			t.Errorf("set to %q: the log form shows them on: %s", v, s)
+		}
+	}
+	c, err := load(env(nil))
+	if err != nil || c.QuietHours.IsZero() || c.RatesURL == "" {
+		t.Errorf("unset: quiet hours %v, rates %q, %v; want the defaults", c.QuietHours, c.RatesURL, err)
+	}
+}
+
+// SEND_RATE above Telegram's free 30 a second works, but without paid broadcasts it only draws
+// 429s: a warning names the variable. Paid broadcasts up to 1000 a second warn of nothing.
+func TestConfigWarnings(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"SEND_RATE": "30"}, nil},
+		{map[string]string{"SEND_RATE": "30.5"}, []string{"SEND_RATE: 30.5 messages a second is above Telegram's 30 without PAID_BROADCAST=true; expect 429 answers that slow every send"}},
+		{map[string]string{"SEND_RATE": "1000"}, []string{"SEND_RATE: 1000 messages a second is above Telegram's 30 without PAID_BROADCAST=true; expect 429 answers that slow every send"}},
+		{map[string]string{"SEND_RATE": "1000", "PAID_BROADCAST": "true"}, nil},
+		{map[string]string{"SEND_RATE": "100", "PAID_BROADCAST": "false"}, []string{"SEND_RATE: 100 messages a second is above Telegram's 30 without PAID_BROADCAST=true; expect 429 answers that slow every send"}},
+		{map[string]string{"PAID_BROADCAST": "true"}, nil},
+	}
+	for _, tc := range tests {
+		c, err := load(env(tc.env))
+		if err != nil {
+			t.Errorf("%v: %v", tc.env, err)
+			continue
+		}
+		if got := c.Warnings(); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: warnings %q, want %q", tc.env, got, tc.want)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"newsbot/internal/schedule"
 )
 
 type loader struct {
@@ -87,6 +89,108 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// boolean reads true or false (and strconv.ParseBool's 1, 0, TRUE, ...).
+func (l *loader) boolean(key string, def bool) bool {
+	v, _ := l.value(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.fail(key, fmt.Sprintf("%q is not true or false", v))
+		return def
+	}
+	return b
+}
+
+func (l *loader) digestTimes() []schedule.Clock {
+	items := l.list("DIGEST_TIMES", DefaultDigestTimes)
+	if len(items) == 0 {
+		l.fail("DIGEST_TIMES", "must name at least one time (like 08:00)")
+	}
+	if len(items) > maxDigestTimes {
+		l.fail("DIGEST_TIMES", fmt.Sprintf("%d times; at most %d", len(items), maxDigestTimes))
+	}
+	var times []schedule.Clock
+	for _, item := range items {
+		c, err := schedule.ParseClock(item)
+		if err != nil {
+			l.fail("DIGEST_TIMES", err.Error())
+			continue
+		}
+		if slices.Contains(times, c) {
+			l.fail("DIGEST_TIMES", fmt.Sprintf("%s is listed twice", c))
+			continue
+		}
+		times = append(times, c)
+	}
+	slices.Sort(times)
+	return times
+}
+
+func (l *loader) quietHours() schedule.Window {
+	v := l.optional("QUIET_HOURS", DefaultQuietHours)
+	if v == "" {
+		return schedule.Window{}
+	}
+	w, err := schedule.ParseWindow(v)
+	if err != nil {
+		l.fail("QUIET_HOURS", err.Error()+" (empty: no quiet hours)")
+	}
+	return w
+}
+
+func (l *loader) ratesURL() string {
+	v := l.optional("RATES_URL", DefaultRatesURL)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		l.fail("RATES_URL", fmt.Sprintf("%q is not an absolute http(s) URL (empty: rates off)", withoutUserinfo(v)))
+	case u.User != nil:
+		// The rates are public: a user or password here was pasted by mistake, and would
+		// be sent to whoever serves the URL.
+		l.fail("RATES_URL", fmt.Sprintf("%q must not carry a user or password", withoutUserinfo(v)))
+	default:
+		return v
+	}
+	return ""
+}
+
+func (l *loader) currencies() []string {
+	codes := l.list("RATES_CURRENCIES", DefaultRatesCurrencies)
+	if len(codes) == 0 {
+		l.fail("RATES_CURRENCIES", "must name at least one currency (like USD)")
+	}
+	var out []string
+	for _, code := range codes {
+		if !validCurrency(code) {
+			l.fail("RATES_CURRENCIES", fmt.Sprintf("%q is not a currency code of 3 capital letters (like USD)", code))
+			continue
+		}
+		if slices.Contains(out, code) {
+			l.fail("RATES_CURRENCIES", fmt.Sprintf("%q is listed twice", code))
+			continue
+		}
+		out = append(out, code)
+	}
+	return out
+}
+
+func validCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) feeds(langs []string) []Feed {

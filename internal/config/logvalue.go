@@ -20,6 +20,10 @@ func (c Config) LogValue() slog.Value {
 	if c.Timezone != nil {
 		tz = c.Timezone.String()
 	}
+	digests := make([]string, len(c.DigestTimes))
+	for i, t := range c.DigestTimes {
+		digests[i] = t.String()
+	}
 	return slog.GroupValue(
 		slog.String("telegram_bot_token", redact(c.BotToken)),
 		slog.String("telegram_api_url", c.APIURL),
@@ -42,6 +46,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("timezone", tz),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
+		slog.String("default_mode", c.DefaultMode),
+		slog.String("digest_times", strings.Join(digests, ",")),
+		slog.String("quiet_hours", c.QuietHours.String()),
+		slog.String("push_max_age", c.PushMaxAge.String()),
+		slog.Bool("paid_broadcast", c.PaidBroadcast),
+		slog.String("rates_url", withoutUserinfo(c.RatesURL)),
+		slog.String("rates_currencies", strings.Join(c.RatesCurrencies, ",")),
+		slog.String("rates_interval", c.RatesInterval.String()),
 	)
 }
 
@@ -70,6 +82,24 @@ func redactURL(raw string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// withoutUserinfo is raw with any user and password removed, "https://host/rss" for
+// "https://feeduser:FeedPass123@host/rss". It works on the text, so a URL that does not parse
+// (and so is being reported as a problem) loses its credentials too.
+func withoutUserinfo(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
 }
 
 // GoString keeps %#v from printing the token.
