@@ -111,6 +111,48 @@ func TestRunWarnsOfSendRateWithoutPaidBroadcast(t *testing.T) {
 	}
 }
 
+// The start line shows every URL without its user and password: feeds behind basic auth, a
+// Bot API server behind a proxy, the webhook.
+func TestRunStartLineHidesURLCredentials(t *testing.T) {
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	api := strings.Replace(tg.URL(), "://", "://apiuser:ApiPass789@", 1)
+	_, stderr, _ := runCmd(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": "123:refused",
+		"TELEGRAM_API_URL":   api,
+		"REDIS_URL":          redis.URL(),
+		"ARTICLES_DIR":       "",
+		"FEEDS":              "https://feeduser:FeedPass123@feeds.example.kz/rss,ru=https://ruuser:RuPass456@feeds.example.kz/ru.xml",
+		"WEBHOOK_URL":        "https://hookuser:HookPass012@bot.example.kz/hook",
+		"WEBHOOK_SECRET":     "s3cret",
+		"HTTP_ADDR":          "127.0.0.1:0",
+		"LOG_FORMAT":         "json",
+	})
+	var start string
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, `"msg":"newsbot starting"`) {
+			start = line
+		}
+	}
+	if start == "" {
+		t.Fatalf("no start line:\n%s", stderr)
+	}
+	for _, secret := range []string{"feeduser", "FeedPass123", "ruuser", "RuPass456", "apiuser", "ApiPass789", "hookuser", "HookPass012"} {
+		if strings.Contains(start, secret) {
+			t.Errorf("the start line shows %s: %s", secret, start)
+		}
+	}
+	for _, want := range []string{
+		`"feeds":"https://feeds.example.kz/rss,ru=https://feeds.example.kz/ru.xml"`,
+		`"telegram_api_url":"` + tg.URL() + `"`,
+		`"webhook_url":"https://bot.example.kz/hook"`,
+	} {
+		if !strings.Contains(start, want) {
+			t.Errorf("the start line lacks %s: %s", want, start)
+		}
+	}
+}
+
 func TestPreview(t *testing.T) {
 	stdout, stderr, code := runCmd(t, map[string]string{"CHANNELS": "en=@news_en,kk=@news_kk", "REDIS_URL": "broken"}, "preview", sample)
 	if code != 0 || stderr != "" {

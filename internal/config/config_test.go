@@ -17,7 +17,7 @@ import (
 	"newsbot/internal/schedule"
 )
 
-// load is Load with the languages locales/ has today; TestLoadLanguagesFromLocale passes others.
+// load is Load with the languages locales/ has today; TestConfigLanguagesFromLocale passes others.
 func load(lookup Lookup) (Config, error) { return Load(lookup, []string{"en", "kk", "ru"}) }
 
 // env is an environment holding exactly m: a key in m is set, even to "".
@@ -28,7 +28,7 @@ func env(m map[string]string) Lookup {
 	}
 }
 
-func TestDefaults(t *testing.T) {
+func TestConfigDefaults(t *testing.T) {
 	c, err := load(env(nil))
 	if err != nil {
 		t.Fatalf("defaults are invalid: %v", err)
@@ -56,7 +56,7 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadAll(t *testing.T) {
+func TestConfigLoadAll(t *testing.T) {
 	c, err := load(env(map[string]string{
 		"TELEGRAM_BOT_TOKEN": "123456:ABC-def",
 		"TELEGRAM_API_URL":   "http://localhost:8081/",
@@ -119,7 +119,7 @@ func TestLoadAll(t *testing.T) {
 }
 
 // Every mistake is reported at once, each naming its variable.
-func TestLoadReportsEveryProblem(t *testing.T) {
+func TestConfigReportsEveryProblem(t *testing.T) {
 	_, err := load(env(map[string]string{
 		"TELEGRAM_API_URL": "api.telegram.org",
 		"REDIS_URL":        "mysql://localhost",
@@ -168,7 +168,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
-func TestLoadProblems(t *testing.T) {
+func TestConfigProblems(t *testing.T) {
 	tests := []struct {
 		env  map[string]string
 		want string
@@ -246,7 +246,7 @@ func TestRequireRunToken(t *testing.T) {
 	}
 }
 
-func TestLogValueRedacts(t *testing.T) {
+func TestConfigLogRedacts(t *testing.T) {
 	c, err := load(env(map[string]string{
 		"TELEGRAM_BOT_TOKEN": "123456:SECRET-TOKEN",
 		"WEBHOOK_URL":        "https://bot.example.kz/hook",
@@ -364,7 +364,7 @@ func TestEnvExample(t *testing.T) {
 
 // Copying .env.example to .env changes nothing: every value written there is the real default,
 // and README's table shows the same defaults. An operator reads them, not the code.
-func TestDocumentedDefaults(t *testing.T) {
+func TestConfigDocumentedDefaults(t *testing.T) {
 	getenv, err := Environ("../../.env.example", env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -475,7 +475,7 @@ func TestEnvArticlesDirEmptyIsOff(t *testing.T) {
 
 // LANGUAGES is checked against the languages given to Load (the locale bundle's), not a list
 // of config's own: a language gains its place by its message files.
-func TestLoadLanguagesFromLocale(t *testing.T) {
+func TestConfigLanguagesFromLocale(t *testing.T) {
 	_, err := load(env(map[string]string{"LANGUAGES": "kk,ru,en,de"}))
 	if err == nil || err.Error() != `LANGUAGES: "de" is not a language newsbot has translations for (en,kk,ru)` {
 		t.Errorf("LANGUAGES with de: %v", err)
@@ -530,6 +530,94 @@ func TestConfigWarnings(t *testing.T) {
 		}
 		if got := c.Warnings(); !slices.Equal(got, tc.want) {
 			t.Errorf("%v: warnings %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
+
+// Every URL in the start line loses its user and password (a feed behind basic auth, a Bot API
+// server behind a proxy); the hosts stay, so an operator still tells the feeds apart.
+func TestConfigLogRemovesURLCredentials(t *testing.T) {
+	c, err := load(env(map[string]string{
+		"FEEDS":            "https://feeduser:FeedPass123@feeds.example.kz/rss, ru=https://ruuser:RuPass456@feeds.example.kz/ru.xml?x=1, https://open.example.kz/feed.json",
+		"TELEGRAM_API_URL": "https://apiuser:ApiPass789@botapi.example.kz",
+		"WEBHOOK_URL":      "https://hookuser:HookPass012@bot.example.kz/hook",
+		"WEBHOOK_SECRET":   "s3cret",
+		"REDIS_URL":        "redis://user:REDISPASS@localhost:6379/0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Feeds[0].URL != "https://feeduser:FeedPass123@feeds.example.kz/rss" || c.APIURL != "https://apiuser:ApiPass789@botapi.example.kz" {
+		t.Errorf("the configuration itself must keep the credentials, the sources use them: %q %q", c.Feeds[0].URL, c.APIURL)
+	}
+	// RATES_URL with credentials is refused by Load; a Config built otherwise still hides them.
+	c.RatesURL = "https://rateuser:RatePass345@rates.example.kz/rss"
+
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("newsbot starting", "config", c)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("newsbot starting", "config", c)
+	fmt.Fprintf(&buf, "%v %+v %#v %s", c, c, c, c)
+	out := buf.String()
+	for _, secret := range []string{"feeduser", "FeedPass123", "ruuser", "RuPass456", "apiuser", "ApiPass789", "hookuser", "HookPass012", "rateuser", "RatePass345", "REDISPASS"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows %s:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{
+		`"feeds":"https://feeds.example.kz/rss,ru=https://feeds.example.kz/ru.xml?x=1,https://open.example.kz/feed.json"`,
+		`"telegram_api_url":"https://botapi.example.kz"`,
+		`"webhook_url":"https://bot.example.kz/hook"`,
+		`"rates_url":"https://rates.example.kz/rss"`,
+		`"redis_url":"redis://user:xxxxx@localhost:6379/0"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %s:\n%s", want, out)
+		}
+	}
+
+	// Nor do the problem lines show them.
+	_, err = load(env(map[string]string{
+		"FEEDS":            "de=https://feeduser:FeedPass123@feeds.example.kz/rss,ftp://ftpuser:FtpPass678@feeds.example.kz/x",
+		"TELEGRAM_API_URL": "ftp://apiuser:ApiPass789@botapi.example.kz",
+		"WEBHOOK_URL":      "http://hookuser:HookPass012@bot.example.kz/hook",
+		"RATES_URL":        "https://rateuser:RatePass345@rates.example.kz/rss",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, secret := range []string{"FeedPass123", "FtpPass678", "ApiPass789", "HookPass012", "RatePass345", "feeduser", "rateuser"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("a problem line shows %s:\n%v", secret, err)
+		}
+	}
+	for _, want := range []string{
+		`FEEDS: "de=https://feeds.example.kz/rss": "de" is not one of LANGUAGES`,
+		`FEEDS: "ftp://feeds.example.kz/x" is not an absolute http(s) URL`,
+		`TELEGRAM_API_URL: "ftp://botapi.example.kz" is not an absolute http(s) URL`,
+		`WEBHOOK_URL: "http://bot.example.kz/hook" is not an absolute https URL`,
+		`RATES_URL: "https://rates.example.kz/rss" must not carry a user or password`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestConfigWithoutUserinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://u:p@host/rss":            "https://host/rss",
+		"https://u@host":                  "https://host",
+		"https://u:p%40x@host:8443/a?b=c": "https://host:8443/a?b=c",
+		"https://u:p@x@host/a":            "https://host/a",
+		"https://host/a@b":                "https://host/a@b",
+		"https://host?q=a@b":              "https://host?q=a@b",
+		"https://u:p@ho st/":              "https://ho st/",
+		"kk=https://u:p@host/rss":         "kk=https://host/rss",
+		"not a url":                       "not a url",
+		"":                                "",
+	} {
+		if got := withoutUserinfo(in); got != want {
+			t.Errorf("withoutUserinfo(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

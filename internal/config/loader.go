@@ -202,12 +202,12 @@ func (l *loader) feeds(langs []string) []Feed {
 		if i := strings.Index(item, "="); i > 0 && (!strings.Contains(item, "://") || i < strings.Index(item, "://")) {
 			f.Lang, f.URL = strings.TrimSpace(item[:i]), strings.TrimSpace(item[i+1:])
 			if !slices.Contains(langs, f.Lang) {
-				l.fail("FEEDS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", item, f.Lang, strings.Join(langs, ",")))
+				l.fail("FEEDS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", withoutUserinfo(item), f.Lang, strings.Join(langs, ",")))
 			}
 		}
 		u, err := url.Parse(f.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			l.fail("FEEDS", fmt.Sprintf("%q is not an absolute http(s) URL", f.URL))
+			l.fail("FEEDS", fmt.Sprintf("%q is not an absolute http(s) URL", withoutUserinfo(f.URL)))
 			continue
 		}
 		feeds = append(feeds, f)

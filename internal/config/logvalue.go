@@ -7,13 +7,15 @@ import (
 )
 
 // LogValue logs the configuration with secrets redacted: the token and the webhook secret
-// become "[set]" or "", and a password in REDIS_URL becomes "xxxxx".
+// become "[set]" or "", a password in REDIS_URL becomes "xxxxx" (its user names the ACL
+// role, which helps), and every other URL (FEEDS, TELEGRAM_API_URL, WEBHOOK_URL, RATES_URL)
+// loses its user and password entirely: a feed behind basic auth is still told apart by host.
 func (c Config) LogValue() slog.Value {
 	feeds := make([]string, len(c.Feeds))
 	for i, f := range c.Feeds {
-		feeds[i] = f.URL
+		feeds[i] = withoutUserinfo(f.URL)
 		if f.Lang != "" {
-			feeds[i] = f.Lang + "=" + f.URL
+			feeds[i] = f.Lang + "=" + feeds[i]
 		}
 	}
 	tz := ""
@@ -26,7 +28,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("telegram_bot_token", redact(c.BotToken)),
-		slog.String("telegram_api_url", c.APIURL),
+		slog.String("telegram_api_url", withoutUserinfo(c.APIURL)),
 		slog.String("redis_url", redactURL(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix),
 		slog.String("articles_dir", c.ArticlesDir),
@@ -40,7 +42,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("channels", c.Channels),
 		slog.Any("admin_ids", c.AdminIDs),
 		slog.Float64("send_rate", c.SendRate),
-		slog.String("webhook_url", c.WebhookURL),
+		slog.String("webhook_url", withoutUserinfo(c.WebhookURL)),
 		slog.String("webhook_secret", redact(c.WebhookSecret)),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("timezone", tz),
