@@ -51,13 +51,6 @@ const (
 	MaxSendRate  = 1000.0
 )
 
-// Reading modes a reader can have (DEFAULT_MODE gives a new reader one).
-const (
-	ModeInstant  = "instant"
-	ModeDigest   = "digest"
-	ModeBreaking = "breaking"
-)
-
 // Digest times an operator may configure: each is one message to every digest reader, and
 // readers choose among them in /settings, where more than a handful do not fit.
 const maxDigestTimes = 6
@@ -92,7 +85,8 @@ type Config struct {
 	LogLevel        slog.Level
 	LogFormat       string
 
-	// DefaultMode is the reading mode of a new reader: ModeInstant, ModeDigest or ModeBreaking.
+	// DefaultMode is the reading mode of a new reader: "instant", "digest" or "breaking" (the
+	// subscriber store owns the modes; config only checks the name).
 	DefaultMode string
 	// DigestTimes are the times of the digests on the clocks of Timezone: sorted, 1 to 6.
 	DigestTimes []schedule.Clock
@@ -237,7 +231,7 @@ func Load(lookup Lookup, spoken []string) (Config, error) {
 	}
 
 	c.DefaultMode = strings.ToLower(l.str("DEFAULT_MODE", DefaultMode))
-	if modes := []string{ModeInstant, ModeDigest, ModeBreaking}; !slices.Contains(modes, c.DefaultMode) {
+	if modes := []string{"instant", "digest", "breaking"}; !slices.Contains(modes, c.DefaultMode) {
 		l.fail("DEFAULT_MODE", fmt.Sprintf("%q is not instant, digest or breaking", c.DefaultMode))
 	}
 	c.DigestTimes = l.digestTimes()
