@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"newsbot/internal/config"
+	"newsbot/internal/locale"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -34,7 +35,7 @@ another one; the real environment wins). Every variable is documented in .env.ex
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], environ, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	if err == nil {
 		return
@@ -52,16 +53,6 @@ func main() {
 	os.Exit(code)
 }
 
-// environ is os.Getenv, except that ARTICLES_DIR set to the empty string turns the directory
-// watcher off (DESIGN.md), which plain getenv cannot tell from unset (the default ./articles).
-func environ(key string) string {
-	v, ok := os.LookupEnv(key)
-	if key == "ARTICLES_DIR" && ok && strings.TrimSpace(v) == "" {
-		return "off"
-	}
-	return v
-}
-
 // exitError sets the exit status; its message is empty when the problem was already printed.
 type exitError struct {
 	code int
@@ -70,9 +61,10 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// run is main without the process: args without the program name, getenv instead of the
-// environment, so tests run every subcommand in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is main without the process: args without the program name, lookupEnv (os.LookupEnv's
+// shape: config tells a variable set to "" from an unset one) instead of the environment, so
+// tests run every subcommand in-process.
+func run(ctx context.Context, args []string, lookupEnv config.Lookup, stdout, stderr io.Writer) error {
 	cmd := "run"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -83,14 +75,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stderr, usage)
 			return &exitError{code: 2, msg: fmt.Sprintf("run takes no arguments, got %q", args)}
 		}
-		cfg, err := loadConfig(getenv)
+		cfg, err := loadConfig(lookupEnv)
 		// Report the missing token together with any other problem: one pass to fix them all.
 		if err := errors.Join(err, cfg.RequireRun()); err != nil {
 			return err
 		}
-		return serve(ctx, cfg, newLogger(cfg, stderr), stdout)
+		log := newLogger(cfg, stderr)
+		// Settings that work but were probably not meant (SEND_RATE above 30 without paid
+		// broadcasts): one line each, naming the variable, before anything starts.
+		for _, w := range cfg.Warnings() {
+			log.Warn(w)
+		}
+		return serve(ctx, cfg, log, stdout)
 	case "preview":
-		return preview(args, getenv, stdout, stderr)
+		return preview(args, lookupEnv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "newsbot", version)
 		return nil
@@ -104,18 +102,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-// loadConfig reads the configuration from getenv and the .env file (ENV_FILE, default .env).
-func loadConfig(getenv func(string) string) (config.Config, error) {
-	path := getenv("ENV_FILE")
-	if path == "" {
+// loadConfig reads the configuration from the environment and the .env file (ENV_FILE,
+// default .env).
+func loadConfig(lookupEnv config.Lookup) (config.Config, error) {
+	path, _ := lookupEnv("ENV_FILE")
+	if path = strings.TrimSpace(path); path == "" {
 		path = ".env"
 	}
-	env, ferr := config.Environ(path, getenv)
+	env, ferr := config.Environ(path, lookupEnv)
 	if env == nil {
 		return config.Config{}, ferr
 	}
+	spoken, err := locale.Languages()
+	if err != nil {
+		return config.Config{}, fmt.Errorf("load translations: %w", err)
+	}
 	// Problems of the file's lines (a misspelt name) are listed with the others.
-	cfg, err := config.Load(env)
+	cfg, err := config.Load(env, spoken)
 	return cfg, errors.Join(ferr, err)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"newsbot/internal/config"
 	"newsbot/internal/redistest"
 	"newsbot/internal/telegramtest"
 )
@@ -25,7 +26,11 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (string, string
 		env["ENV_FILE"] = filepath.Join(t.TempDir(), "none.env")
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+	err := run(context.Background(), args, lookup, &stdout, &stderr)
 	code := 0
 	if err != nil {
 		code = 1
@@ -80,6 +85,71 @@ func TestRunWithARefusedToken(t *testing.T) {
 	}
 	if strings.Contains(stderr, "SECRET") {
 		t.Errorf("the token was logged: %s", stderr)
+	}
+}
+
+// SEND_RATE above 30 without PAID_BROADCAST=true starts, with a warning naming the variable;
+// with paid broadcasts it starts without one.
+func TestRunWarnsOfSendRateWithoutPaidBroadcast(t *testing.T) {
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	for _, paid := range []string{"false", "true"} {
+		// The refused token ends the run right after the start.
+		_, stderr, _ := runCmd(t, map[string]string{
+			"TELEGRAM_BOT_TOKEN": "123:refused",
+			"TELEGRAM_API_URL":   tg.URL(),
+			"REDIS_URL":          redis.URL(),
+			"ARTICLES_DIR":       "",
+			"HTTP_ADDR":          "127.0.0.1:0",
+			"SEND_RATE":          "100",
+			"PAID_BROADCAST":     paid,
+		})
+		warned := strings.Contains(stderr, `level=WARN msg="SEND_RATE: 100 messages a second is above Telegram's 30 without PAID_BROADCAST=true`)
+		if !strings.Contains(stderr, "newsbot starting") || warned != (paid == "false") {
+			t.Errorf("PAID_BROADCAST=%s: warned %v:\n%s", paid, warned, stderr)
+		}
+	}
+}
+
+// The start line shows every URL without its user and password: feeds behind basic auth, a
+// Bot API server behind a proxy, the webhook.
+func TestRunStartLineHidesURLCredentials(t *testing.T) {
+	redis := redistest.Start(t)
+	tg := telegramtest.New(t)
+	api := strings.Replace(tg.URL(), "://", "://apiuser:ApiPass789@", 1)
+	_, stderr, _ := runCmd(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": "123:refused",
+		"TELEGRAM_API_URL":   api,
+		"REDIS_URL":          redis.URL(),
+		"ARTICLES_DIR":       "",
+		"FEEDS":              "https://feeduser:FeedPass123@feeds.example.kz/rss,ru=https://ruuser:RuPass456@feeds.example.kz/ru.xml",
+		"WEBHOOK_URL":        "https://hookuser:HookPass012@bot.example.kz/hook",
+		"WEBHOOK_SECRET":     "s3cret",
+		"HTTP_ADDR":          "127.0.0.1:0",
+		"LOG_FORMAT":         "json",
+	})
+	var start string
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, `"msg":"newsbot starting"`) {
+			start = line
+		}
+	}
+	if start == "" {
+		t.Fatalf("no start line:\n%s", stderr)
+	}
+	for _, secret := range []string{"feeduser", "FeedPass123", "ruuser", "RuPass456", "apiuser", "ApiPass789", "hookuser", "HookPass012"} {
+		if strings.Contains(start, secret) {
+			t.Errorf("the start line shows %s: %s", secret, start)
+		}
+	}
+	for _, want := range []string{
+		`"feeds":"https://feeds.example.kz/rss,ru=https://feeds.example.kz/ru.xml"`,
+		`"telegram_api_url":"` + tg.URL() + `"`,
+		`"webhook_url":"https://bot.example.kz/hook"`,
+	} {
+		if !strings.Contains(start, want) {
+			t.Errorf("the start line lacks %s: %s", want, start)
+		}
 	}
 }
 
@@ -146,6 +216,15 @@ func TestPreviewInvalidFiles(t *testing.T) {
 	}
 }
 
+// LANGUAGES is checked against the message files in locales/: a language without them is
+// named with the ones there are.
+func TestPreviewLanguageWithoutTranslations(t *testing.T) {
+	_, stderr, code := runCmd(t, map[string]string{"LANGUAGES": "kk,ru,en,de"}, "preview", sample)
+	if code != 1 || !strings.Contains(stderr, `LANGUAGES: "de" is not a language newsbot has translations for (en,kk,ru)`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestPreviewUsage(t *testing.T) {
 	for _, args := range [][]string{{"preview"}, {"preview", "-lang", "de", sample}, {"preview", "-bogus", sample}} {
 		_, stderr, code := runCmd(t, map[string]string{}, args...)
@@ -205,14 +284,30 @@ func TestVersionHelpUnknown(t *testing.T) {
 	}
 }
 
-func TestEnvironEmptyArticlesDirTurnsItOff(t *testing.T) {
-	t.Setenv("ARTICLES_DIR", "")
-	if got := environ("ARTICLES_DIR"); got != "off" {
-		t.Errorf("ARTICLES_DIR set to empty: environ = %q, want off", got)
+// ARTICLES_DIR set to "" in the real environment turns the directory watcher off, even when
+// .env names a directory; unset, .env's directory (or the default) holds.
+func TestConfigArticlesDirEmptyInTheEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("ARTICLES_DIR=/srv/articles\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	os.Unsetenv("ARTICLES_DIR")
-	if got := environ("ARTICLES_DIR"); got != "" {
-		t.Errorf("ARTICLES_DIR unset: environ = %q, want empty (the default applies)", got)
+	lookup := func(env map[string]string) config.Lookup {
+		return func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		}
+	}
+	cfg, err := loadConfig(lookup(map[string]string{"ENV_FILE": path, "ARTICLES_DIR": ""}))
+	if err != nil || cfg.ArticlesDir != "" {
+		t.Errorf("ARTICLES_DIR= in the environment: dir %q, %v; want off", cfg.ArticlesDir, err)
+	}
+	cfg, err = loadConfig(lookup(map[string]string{"ENV_FILE": path}))
+	if err != nil || cfg.ArticlesDir != "/srv/articles" {
+		t.Errorf("ARTICLES_DIR unset in the environment: dir %q, %v; want .env's", cfg.ArticlesDir, err)
+	}
+	cfg, err = loadConfig(lookup(map[string]string{"ENV_FILE": filepath.Join(t.TempDir(), "none.env")}))
+	if err != nil || cfg.ArticlesDir != "./articles" {
+		t.Errorf("ARTICLES_DIR unset everywhere: dir %q, %v; want ./articles", cfg.ArticlesDir, err)
 	}
 }
 

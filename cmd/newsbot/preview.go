@@ -25,7 +25,7 @@ var previewVars = []string{"LANGUAGES", "DEFAULT_LANGUAGE", "TOPICS", "CHANNELS"
 // preview renders each article file as the Bot API request newsbot would send to the story
 // language's channel: one JSON object per line on stdout. An invalid file gets one line per
 // problem on stderr, "FILE: FIELD: reason", and exit status 1; the other files still render.
-func preview(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func preview(args []string, lookupEnv config.Lookup, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lang := fs.String("lang", "", "language of the labels (buttons, \"Photo:\", hashtags); default: the story's language")
@@ -42,7 +42,7 @@ func preview(args []string, getenv func(string) string, stdout, stderr io.Writer
 		return &exitError{code: 2, msg: "preview: no article files given"}
 	}
 
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(lookupEnv)
 	if err != nil {
 		if err = onlyVars(err, previewVars); err != nil {
 			return err

@@ -34,8 +34,8 @@ func (d *desk) waitJob(t *testing.T, id delivery.JobID) delivery.JobStatus {
 // audience counted at push time.
 func TestAuditShowsHowAPushEnded(t *testing.T) {
 	want := map[string]string{
-		"kk": "Аяқталды: жеткізілгені 3, барлығы 5 оқырман · бұрын алғаны 2 · қате 0",
-		"ru": "Завершено: доставлено 3 из 5 подписчиков · уже было 2 · ошибок 0",
+		"kk": "Аяқталды: жеткізілгені 3, барлығы 5 оқырман · бұрын алғаны 2 · жеткізілмегені 0",
+		"ru": "Завершено: доставлено 3 из 5 подписчиков · уже получили 2 · не доставлено 0",
 		"en": "Finished: 3 of 5 readers got it · 2 had it already · 0 failed",
 	}
 	for _, lang := range testLangs {

@@ -90,12 +90,12 @@ type deskText struct {
 
 var deskWords = map[string]deskText{
 	"kk": {
-		title: "Бұл материалды жариялау керек пе?", confirm: "Растау", cancel: "Бас тарту",
+		title: "Бұл материалды жариялайсыз ба?", confirm: "Растау", cancel: "Бас тарту",
 		breaking: "Шұғыл: барлық оқырманға", again: "Қайта жіберу", notFound: "материалы табылмады",
-		published: "Жариялаған: Aigerim Sadykova, 27 қараша 2026, 10:15", already: "Жарияланып қойған. Жариялаған: Aigerim Sadykova, 27 қараша 2026, 10:15",
-		cancelled: "Бас тартқан: Aigerim Sadykova, 27 қараша 2026, 10:15", wasCancelled: "Бұл сұраудан бас тартылған",
+		published: "Жариялаған: Aigerim Sadykova, 27 қараша 2026, 10:15", already: "Материалды Aigerim Sadykova жариялап қойған (27 қараша 2026, 10:15)",
+		cancelled: "Aigerim Sadykova жариялаудан бас тартты (27 қараша 2026, 10:15)", wasCancelled: "Бұл сұраныстан бас тартылған",
 		pushedBefore: "Бұл материал бұрын жіберілген. Жариялаған: Aigerim Sadykova", deliveredBefore: "оқырмандарға бұрын жіберілген",
-		date: "27 қараша 2026, 10:15", readers1: "1 оқырман", readers3: "3 оқырман", mode: "Шұғыл хабар: осы тілдің барлық оқырманы алады",
+		date: "27 қараша 2026, 10:15", readers1: "1 оқырман", readers3: "3 оқырман", mode: "Шұғыл хабар: осы тілде жаңалық алатын барлық оқырманға жіберіледі",
 		auditTitle: "Редакторлар жібергені", auditEmpty: "Редакторлар әлі ештеңе жібермеген", usage: "/publish командасын",
 	},
 	"ru": {
@@ -104,7 +104,7 @@ var deskWords = map[string]deskText{
 		published: "Опубликовано: Aigerim Sadykova, 27 ноября 2026, 10:15", already: "Уже опубликовано: Aigerim Sadykova, 27 ноября 2026, 10:15",
 		cancelled: "Отменено: Aigerim Sadykova, 27 ноября 2026, 10:15", wasCancelled: "Этот запрос отменён",
 		pushedBefore: "Этот материал уже отправлен. Опубликовано: Aigerim Sadykova", deliveredBefore: "уже разослан подписчикам",
-		date: "27 ноября 2026, 10:15", readers1: "1 подписчик", readers3: "3 подписчика", mode: "Срочно: получат все подписчики этого языка",
+		date: "27 ноября 2026, 10:15", readers1: "1 подписчик", readers3: "3 подписчика", mode: "Срочно: получат все подписчики новостей на этом языке",
 		auditTitle: "Отправлено редакторами", auditEmpty: "Редакторы пока ничего не отправляли", usage: "Отправьте /publish",
 	},
 	"en": {
@@ -638,11 +638,11 @@ func TestStatsPlurals(t *testing.T) {
 		n     int
 		wants []string
 	}{
-		{"ru", 1, []string{"Активны: 1 подписчик\n"}},
-		{"ru", 3, []string{"Активны: 3 подписчика\n"}},
-		{"ru", 5, []string{"Активны: 5 подписчиков\n"}},
-		{"ru", 21, []string{"Активны: 21 подписчик\n"}},
-		{"ru", 12, []string{"Активны: 12 подписчиков\n"}},
+		{"ru", 1, []string{"Активные: 1 подписчик\n"}},
+		{"ru", 3, []string{"Активные: 3 подписчика\n"}},
+		{"ru", 5, []string{"Активные: 5 подписчиков\n"}},
+		{"ru", 21, []string{"Активные: 21 подписчик\n"}},
+		{"ru", 12, []string{"Активные: 12 подписчиков\n"}},
 		{"kk", 1, []string{"Белсенді: 1 оқырман\n"}},
 		{"kk", 5, []string{"Белсенді: 5 оқырман\n"}},
 		{"en", 1, []string{"Active: 1 reader\n"}},
@@ -859,7 +859,7 @@ func TestRegisterAdminCommands(t *testing.T) {
 // TestPublishPreviewTextStory: a story without a photo is previewed with sendMessage and the
 // link preview of the story, as readers get it; a retracted story is refused.
 func TestPublishPreviewTextStory(t *testing.T) {
-	retracted := map[string]string{"kk": "кері қайтарылған", "ru": "отозван", "en": "was retracted"}
+	retracted := map[string]string{"kk": "алынып тасталған", "ru": "отозван", "en": "was retracted"}
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
 			d := newDesk(t, nil)
@@ -932,7 +932,7 @@ func TestHostileNamesAndTitlesAreEscaped(t *testing.T) {
 // TestDeskNamesStoryLanguagesInTheEditorsLanguage: /audit and /stats name a story's language
 // in the editor's language («английский»), not by its code ("en").
 func TestDeskNamesStoryLanguagesInTheEditorsLanguage(t *testing.T) {
-	want := map[string]string{"kk": "(ағылшын тілі)", "ru": "(английский)", "en": "(English)"}
+	want := map[string]string{"kk": "(ағылшынша)", "ru": "(английский)", "en": "(English)"}
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
 			d := newDesk(t, nil)

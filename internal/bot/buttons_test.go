@@ -278,8 +278,8 @@ func TestConcurrentLanguagePressesBothCount(t *testing.T) {
 // and buttons only.
 func TestLanguageNamesInRunningText(t *testing.T) {
 	want := map[string]struct{ status, current, added, both, wrong string }{
-		"kk": {"Жаңалықтар тілі: қазақ тілі.", "Бот тілі: қазақ тілі.", "Жаңалықтар тілі қосылды: орыс тілі.",
-			"Жаңалықтар тілі: қазақ тілі, орыс тілі.", "Қазақ тілі,"},
+		"kk": {"Жаңалықтар тілі: қазақша.", "Бот тілі: қазақша.", "Жаңалықтар тілі қосылды: орысша.",
+			"Жаңалықтар тілі: қазақша, орысша.", "Қазақ тілі,"},
 		"ru": {"Языки новостей: русский.", "Язык бота: русский.", "Добавлен язык новостей: английский.",
 			"Языки новостей: русский, английский.", "Русский"},
 		"en": {"Stories in: English.", "Bot language: English.", "Added story language: Kazakh.",

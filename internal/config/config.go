@@ -9,15 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/joho/godotenv"
-
 	"newsbot/internal/article"
+	"newsbot/internal/schedule"
 )
 
 // Defaults of DESIGN.md's table. .env.example repeats them for operators.
@@ -35,7 +33,27 @@ const (
 	DefaultTimezone     = "Asia/Almaty"
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
+
+	DefaultMode            = "instant"
+	DefaultDigestTimes     = "08:00,19:00"
+	DefaultQuietHours      = "23:00-07:00"
+	DefaultPushMaxAge      = 6 * time.Hour
+	DefaultPaidBroadcast   = false
+	DefaultRatesURL        = "https://nationalbank.kz/rss/rates_all.xml"
+	DefaultRatesCurrencies = "USD,EUR,RUB"
+	DefaultRatesInterval   = time.Hour
 )
+
+// Telegram's limits on SEND_RATE: about 30 messages a second to a bot, up to 1000 with paid
+// broadcasts (allow_paid_broadcast, charged in Stars beyond the free 30).
+const (
+	FreeSendRate = 30.0
+	MaxSendRate  = 1000.0
+)
+
+// Digest times an operator may configure: each is one message to every digest reader, and
+// readers choose among them in /settings, where more than a handful do not fit.
+const maxDigestTimes = 6
 
 // Feed is one entry of FEEDS. Lang is empty when the feed's items carry their own language
 // (or the feed is in DEFAULT_LANGUAGE; the source decides).
@@ -66,6 +84,22 @@ type Config struct {
 	Timezone        *time.Location
 	LogLevel        slog.Level
 	LogFormat       string
+
+	// DefaultMode is the reading mode of a new reader: "instant", "digest" or "breaking" (the
+	// subscriber store owns the modes; config only checks the name).
+	DefaultMode string
+	// DigestTimes are the times of the digests on the clocks of Timezone: sorted, 1 to 6.
+	DigestTimes []schedule.Clock
+	// QuietHours is when pushes go silently, on the clocks of Timezone; zero: never.
+	QuietHours schedule.Window
+	// PushMaxAge is how late after the story an instant push may still go.
+	PushMaxAge time.Duration
+	// PaidBroadcast sends readers' messages with allow_paid_broadcast.
+	PaidBroadcast bool
+	// RatesURL is the exchange-rate feed; "" turns rates off.
+	RatesURL        string
+	RatesCurrencies []string // ISO 4217 codes, like USD
+	RatesInterval   time.Duration
 }
 
 // Error is one problem with one variable.
@@ -76,127 +110,32 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Var + ": " + e.Reason }
 
-// Variables is every variable newsbot reads, for telling a misspelt one in .env.
-var Variables = []string{
-	"TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL", "REDIS_PREFIX", "ARTICLES_DIR", "FEEDS",
-	"FEED_INTERVAL", "ARTICLES_STREAM", "LANGUAGES", "DEFAULT_LANGUAGE", "TOPICS", "CHANNELS",
-	"ADMIN_IDS", "SEND_RATE", "WEBHOOK_URL", "WEBHOOK_SECRET", "HTTP_ADDR", "TIMEZONE", "LOG_LEVEL",
-	"LOG_FORMAT", "ENV_FILE",
-}
-
-// Environ returns a getenv that consults the real environment first and then the .env file at
-// path. A missing file is fine (containers configure through the environment); an unreadable or
-// malformed one is an error, because silently ignoring it would run with defaults the operator
-// did not choose. The process environment is never modified.
-//
-// A line of the file that names no variable newsbot reads but nearly one (CHANELS, channels)
-// or is not NAME=value at all is reported as an *Error, with a usable getenv: it would
-// otherwise be ignored without a word and newsbot would run with the default. Other unknown
-// names are fine: the file may also serve docker compose (VERSION, ARTICLES_HOST_DIR).
-func Environ(path string, getenv func(string) string) (func(string) string, error) {
-	file := map[string]string{}
-	var errs []error
-	if path != "" {
-		m, err := godotenv.Read(path)
-		switch {
-		case err == nil:
-			file = m
-		case errors.Is(err, os.ErrNotExist):
-		default:
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		errs = fileKeyProblems(path, file)
-	}
-	return func(key string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		v, ok := file[key]
-		if ok && key == "ARTICLES_DIR" && strings.TrimSpace(v) == "" {
-			// "ARTICLES_DIR=" written in .env turns the watcher off, as DESIGN.md promises.
-			return "off"
-		}
-		return v
-	}, errors.Join(errs...)
-}
-
-// fileKeyProblems lists the names in the .env file that look like mistakes.
-func fileKeyProblems(path string, file map[string]string) []error {
-	keys := make([]string, 0, len(file))
-	for k := range file {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var errs []error
-	for _, k := range keys {
-		if slices.Contains(Variables, k) {
-			continue
-		}
-		if strings.ContainsAny(k, " \t") {
-			// godotenv reads "TELEGRAM_BOT_TOKEN 123:ABC" as the name "TELEGRAM_BOT_TOKEN 123".
-			// Only the first word is shown: the rest may be a secret.
-			errs = append(errs, &Error{Var: strings.Fields(k)[0], Reason: fmt.Sprintf("the line of %s is not NAME=value", path)})
-			continue
-		}
-		if near := nearest(k); near != "" {
-			errs = append(errs, &Error{Var: k, Reason: fmt.Sprintf("in %s is not a variable newsbot reads; did you mean %s?", path, near)})
-		}
-	}
-	return errs
-}
-
-// nearest is the variable that name is probably a misspelling of: the same in another case, or
-// at most two letters away.
-func nearest(name string) string {
-	upper := strings.ToUpper(name)
-	for _, v := range Variables {
-		if upper == v || len(v) >= 6 && editDistance(upper, v) <= 2 {
-			return v
-		}
-	}
-	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// Load builds the configuration from getenv. Every problem is reported, each as an *Error
+// Load builds the configuration from lookup (os.LookupEnv, or Environ's merge of it with
+// .env). Unset and blank variables take their default, except ARTICLES_DIR, QUIET_HOURS and
+// RATES_URL, which set to "" (or "off") are off. Every problem is reported, each as an *Error
 // naming its variable, joined with errors.Join. A missing TELEGRAM_BOT_TOKEN is not a problem
 // here (preview needs none): RequireRun checks it.
-func Load(getenv func(string) string) (Config, error) {
-	l := loader{getenv: getenv}
+//
+// spoken is the languages newsbot has translations for, locale.Languages() in main. It is a
+// parameter rather than an import of locale: config stays a leaf that neither embeds nor
+// parses the message files (nor depends on go-i18n), and its tests choose their own list.
+func Load(lookup Lookup, spoken []string) (Config, error) {
+	l := loader{lookup: lookup}
 	c := Config{
-		BotToken:       strings.TrimSpace(getenv("TELEGRAM_BOT_TOKEN")),
+		BotToken:       l.str("TELEGRAM_BOT_TOKEN", ""),
 		APIURL:         strings.TrimRight(l.str("TELEGRAM_API_URL", DefaultAPIURL), "/"),
 		RedisURL:       l.str("REDIS_URL", DefaultRedisURL),
 		RedisPrefix:    l.str("REDIS_PREFIX", DefaultRedisPrefix),
-		ArticlesDir:    l.dir("ARTICLES_DIR", DefaultArticlesDir),
-		ArticlesStream: strings.TrimSpace(getenv("ARTICLES_STREAM")),
-		WebhookURL:     strings.TrimSpace(getenv("WEBHOOK_URL")),
-		WebhookSecret:  strings.TrimSpace(getenv("WEBHOOK_SECRET")),
+		ArticlesDir:    l.optional("ARTICLES_DIR", DefaultArticlesDir),
+		ArticlesStream: l.str("ARTICLES_STREAM", ""),
+		WebhookURL:     l.str("WEBHOOK_URL", ""),
+		WebhookSecret:  l.str("WEBHOOK_SECRET", ""),
 		HTTPAddr:       l.str("HTTP_ADDR", DefaultHTTPAddr),
 		LogFormat:      strings.ToLower(l.str("LOG_FORMAT", DefaultLogFormat)),
 	}
 
 	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		l.fail("TELEGRAM_API_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.APIURL))
+		l.fail("TELEGRAM_API_URL", fmt.Sprintf("%q is not an absolute http(s) URL", withoutUserinfo(c.APIURL)))
 	}
 	if _, err := redisOptions(c.RedisURL); err != nil {
 		l.fail("REDIS_URL", err.Error())
@@ -204,14 +143,13 @@ func Load(getenv func(string) string) (Config, error) {
 
 	// LANGUAGES may list only languages newsbot has translations for: a story language without
 	// labels, buttons and bot replies would reach readers half in English.
-	knownLanguages := []string{"kk", "ru", "en"}
 	c.Languages = l.list("LANGUAGES", DefaultLanguages)
 	if len(c.Languages) == 0 {
 		l.fail("LANGUAGES", "must name at least one language")
 	}
 	for _, lang := range c.Languages {
-		if !slices.Contains(knownLanguages, lang) {
-			l.fail("LANGUAGES", fmt.Sprintf("%q is not a language newsbot speaks (%s)", lang, strings.Join(knownLanguages, ",")))
+		if !slices.Contains(spoken, lang) {
+			l.fail("LANGUAGES", fmt.Sprintf("%q is not a language newsbot has translations for (%s)", lang, strings.Join(spoken, ",")))
 		}
 	}
 	if d := duplicate(c.Languages); d != "" {
@@ -238,18 +176,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c.Feeds = l.feeds(c.Languages)
-	c.FeedInterval = l.duration("FEED_INTERVAL", DefaultFeedInterval, time.Second)
+	c.FeedInterval = l.duration("FEED_INTERVAL", DefaultFeedInterval, time.Second, 0)
 	c.Channels = l.channels(c.Languages)
 	c.AdminIDs = l.adminIDs()
 
 	c.SendRate = DefaultSendRate
-	if v := strings.TrimSpace(getenv("SEND_RATE")); v != "" {
+	if v, _ := l.value("SEND_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		switch {
 		case err != nil:
 			l.fail("SEND_RATE", fmt.Sprintf("%q is not a number", v))
-		case f <= 0 || f != f || f > 1e6:
+		case f <= 0 || f != f:
 			l.fail("SEND_RATE", fmt.Sprintf("%q must be a positive number of messages per second", v))
+		case f > MaxSendRate:
+			l.fail("SEND_RATE", fmt.Sprintf("%q is above %g, Telegram's limit even with PAID_BROADCAST=true", v, MaxSendRate))
 		default:
 			c.SendRate = f
 		}
@@ -259,7 +199,7 @@ func Load(getenv func(string) string) (Config, error) {
 		u, err := url.Parse(c.WebhookURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			// Telegram delivers webhooks only over HTTPS.
-			l.fail("WEBHOOK_URL", fmt.Sprintf("%q is not an absolute https URL", c.WebhookURL))
+			l.fail("WEBHOOK_URL", fmt.Sprintf("%q is not an absolute https URL", withoutUserinfo(c.WebhookURL)))
 		}
 		if c.WebhookSecret == "" {
 			l.fail("WEBHOOK_SECRET", "required when WEBHOOK_URL is set")
@@ -284,13 +224,36 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Timezone = loc
 
 	if err := c.LogLevel.UnmarshalText([]byte(l.str("LOG_LEVEL", DefaultLogLevel))); err != nil {
-		l.fail("LOG_LEVEL", fmt.Sprintf("%q is not debug, info, warn or error", getenv("LOG_LEVEL")))
+		l.fail("LOG_LEVEL", fmt.Sprintf("%q is not debug, info, warn or error", l.str("LOG_LEVEL", "")))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		l.fail("LOG_FORMAT", fmt.Sprintf("%q is not text or json", c.LogFormat))
 	}
 
+	c.DefaultMode = strings.ToLower(l.str("DEFAULT_MODE", DefaultMode))
+	if modes := []string{"instant", "digest", "breaking"}; !slices.Contains(modes, c.DefaultMode) {
+		l.fail("DEFAULT_MODE", fmt.Sprintf("%q is not instant, digest or breaking", c.DefaultMode))
+	}
+	c.DigestTimes = l.digestTimes()
+	c.QuietHours = l.quietHours()
+	c.PushMaxAge = l.duration("PUSH_MAX_AGE", DefaultPushMaxAge, time.Minute, 7*24*time.Hour)
+	c.PaidBroadcast = l.boolean("PAID_BROADCAST", DefaultPaidBroadcast)
+	c.RatesURL = l.ratesURL()
+	c.RatesCurrencies = l.currencies()
+	c.RatesInterval = l.duration("RATES_INTERVAL", DefaultRatesInterval, time.Minute, 0)
+
 	return c, errors.Join(l.errs...)
+}
+
+// Warnings are settings that work but that the operator probably did not mean, one line each
+// naming its variable; main logs them at start.
+func (c Config) Warnings() []string {
+	var w []string
+	if c.SendRate > FreeSendRate && !c.PaidBroadcast {
+		w = append(w, fmt.Sprintf("SEND_RATE: %g messages a second is above Telegram's %g without PAID_BROADCAST=true; expect 429 answers that slow every send",
+			c.SendRate, FreeSendRate))
+	}
+	return w
 }
 
 // RequireRun reports what `newsbot run` needs beyond Load: the token.
@@ -344,241 +307,3 @@ func (c Config) Channel(lang string) (string, bool) {
 	ch, ok := c.Channels[lang]
 	return ch, ok
 }
-
-// LogValue logs the configuration with secrets redacted: the token and the webhook secret
-// become "[set]" or "", and a password in REDIS_URL becomes "xxxxx".
-func (c Config) LogValue() slog.Value {
-	feeds := make([]string, len(c.Feeds))
-	for i, f := range c.Feeds {
-		feeds[i] = f.URL
-		if f.Lang != "" {
-			feeds[i] = f.Lang + "=" + f.URL
-		}
-	}
-	tz := ""
-	if c.Timezone != nil {
-		tz = c.Timezone.String()
-	}
-	return slog.GroupValue(
-		slog.String("telegram_bot_token", redact(c.BotToken)),
-		slog.String("telegram_api_url", c.APIURL),
-		slog.String("redis_url", redactURL(c.RedisURL)),
-		slog.String("redis_prefix", c.RedisPrefix),
-		slog.String("articles_dir", c.ArticlesDir),
-		slog.String("feeds", strings.Join(feeds, ",")),
-		// As written in .env ("1m0s"): slog's JSON handler would print nanoseconds.
-		slog.String("feed_interval", c.FeedInterval.String()),
-		slog.String("articles_stream", c.ArticlesStream),
-		slog.String("languages", strings.Join(c.Languages, ",")),
-		slog.String("default_language", c.DefaultLanguage),
-		slog.String("topics", strings.Join(c.Topics, ",")),
-		slog.Any("channels", c.Channels),
-		slog.Any("admin_ids", c.AdminIDs),
-		slog.Float64("send_rate", c.SendRate),
-		slog.String("webhook_url", c.WebhookURL),
-		slog.String("webhook_secret", redact(c.WebhookSecret)),
-		slog.String("http_addr", c.HTTPAddr),
-		slog.String("timezone", tz),
-		slog.String("log_level", c.LogLevel.String()),
-		slog.String("log_format", c.LogFormat),
-	)
-}
-
-func (c Config) String() string { return c.LogValue().String() }
-
-func redact(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return "[set]"
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable]"
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	for _, k := range []string{"password", "sentinel_password"} {
-		if q.Has(k) {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-type loader struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (l *loader) fail(v, reason string) { l.errs = append(l.errs, &Error{Var: v, Reason: reason}) }
-
-// str is the trimmed value or the default when unset or blank.
-func (l *loader) str(key, def string) string {
-	if v := strings.TrimSpace(l.getenv(key)); v != "" {
-		return v
-	}
-	return def
-}
-
-// dir is ARTICLES_DIR: "off" (or "-") turns the directory watcher off. An empty value cannot
-// do it, because getenv cannot tell "set to empty" from "unset", and unset must mean the default.
-func (l *loader) dir(key, def string) string {
-	v := strings.TrimSpace(l.getenv(key))
-	switch {
-	case v == "":
-		return def
-	case v == "-" || strings.EqualFold(v, "off"):
-		return ""
-	}
-	return v
-}
-
-func (l *loader) list(key, def string) []string {
-	var out []string
-	for _, f := range strings.Split(l.str(key, def), ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (l *loader) duration(key string, def, minimum time.Duration) time.Duration {
-	v := strings.TrimSpace(l.getenv(key))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		l.fail(key, fmt.Sprintf("%q is not a duration (like 30s, 1m, 1h30m)", v))
-		return def
-	}
-	if d < minimum {
-		l.fail(key, fmt.Sprintf("%q is shorter than %s", v, minimum))
-		return def
-	}
-	return d
-}
-
-func (l *loader) feeds(langs []string) []Feed {
-	var feeds []Feed
-	for _, item := range l.list("FEEDS", "") {
-		f := Feed{URL: item}
-		// "lang=URL": a URL never has "=" before "://", so the first "=" ahead of the scheme
-		// separates a language prefix.
-		if i := strings.Index(item, "="); i > 0 && (!strings.Contains(item, "://") || i < strings.Index(item, "://")) {
-			f.Lang, f.URL = strings.TrimSpace(item[:i]), strings.TrimSpace(item[i+1:])
-			if !slices.Contains(langs, f.Lang) {
-				l.fail("FEEDS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", item, f.Lang, strings.Join(langs, ",")))
-			}
-		}
-		u, err := url.Parse(f.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			l.fail("FEEDS", fmt.Sprintf("%q is not an absolute http(s) URL", f.URL))
-			continue
-		}
-		feeds = append(feeds, f)
-	}
-	return feeds
-}
-
-func (l *loader) channels(langs []string) map[string]string {
-	ch := map[string]string{}
-	for _, item := range l.list("CHANNELS", "") {
-		lang, chat, ok := strings.Cut(item, "=")
-		lang, chat = strings.TrimSpace(lang), strings.TrimSpace(chat)
-		if !ok || lang == "" || chat == "" {
-			l.fail("CHANNELS", fmt.Sprintf("%q is not lang=@channel (like kk=@news_kk)", item))
-			continue
-		}
-		if !slices.Contains(langs, lang) {
-			l.fail("CHANNELS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", item, lang, strings.Join(langs, ",")))
-			continue
-		}
-		if _, dup := ch[lang]; dup {
-			l.fail("CHANNELS", fmt.Sprintf("%q: a second channel for %s", item, lang))
-			continue
-		}
-		if !validChat(chat) {
-			l.fail("CHANNELS", fmt.Sprintf("%q: %q is neither @username (5-32 letters, digits, _) nor a numeric chat id like -1001234567890", item, chat))
-			continue
-		}
-		ch[lang] = chat
-	}
-	return ch
-}
-
-func (l *loader) adminIDs() []int64 {
-	var ids []int64
-	for _, item := range l.list("ADMIN_IDS", "") {
-		id, err := strconv.ParseInt(item, 10, 64)
-		if err != nil || id <= 0 {
-			l.fail("ADMIN_IDS", fmt.Sprintf("%q is not a Telegram user id (a positive number; ask @userinfobot)", item))
-			continue
-		}
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
-func duplicate(list []string) string {
-	for i, s := range list {
-		if slices.Contains(list[:i], s) {
-			return s
-		}
-	}
-	return ""
-}
-
-func validSlug(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validSecret(s string) bool {
-	if len(s) > 256 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// validChat accepts what Bot API methods take as chat_id for a channel: "@username" (public
-// usernames are 5-32 characters of letters, digits and underscores) or a numeric id.
-func validChat(s string) bool {
-	if name, ok := strings.CutPrefix(s, "@"); ok {
-		if len(name) < 5 || len(name) > 32 {
-			return false
-		}
-		for _, r := range name {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
-				return false
-			}
-		}
-		return true
-	}
-	_, err := strconv.ParseInt(s, 10, 64)
-	return err == nil
-}
-
-// GoString keeps %#v from printing the token.
-func (c Config) GoString() string { return "config.Config" + c.String() }

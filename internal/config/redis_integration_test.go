@@ -44,7 +44,7 @@ func TestRedisURLsConnect(t *testing.T) {
 		"redis-sentinel://127.0.0.1:" + sentinelPort + "/0?master=mymaster",
 		"redis-cluster://127.0.0.1:" + clusterPort,
 	} {
-		c, err := Load(env(map[string]string{"REDIS_URL": u}))
+		c, err := load(env(map[string]string{"REDIS_URL": u}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,6 +84,28 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 	return b, nil
 }
 
+// Languages returns the languages of the embedded message files, sorted: the languages a
+// deployment may list in LANGUAGES. It reads only the file names, so configuration can check
+// LANGUAGES before anything is loaded; Load reads the same files.
+func Languages() ([]string, error) {
+	files, err := fs.Glob(locales.FS, "*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("list locale files: %w", err)
+	}
+	var langs []string
+	for _, name := range files {
+		lang, err := FileLang(name)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(langs, lang) {
+			langs = append(langs, lang)
+		}
+	}
+	slices.Sort(langs)
+	return langs, nil
+}
+
 // FileLang returns the language of a message file named <domain>.<lang>.toml.
 func FileLang(name string) (string, error) {
 	parts := strings.Split(path.Base(name), ".")

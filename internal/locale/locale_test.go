@@ -380,3 +380,23 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// LANGUAGES is checked against Languages: it must name exactly the languages the loaded bundle
+// serves, no fewer (a language refused that newsbot speaks) and no more (one accepted that
+// would reach readers half in English).
+func TestLanguagesForConfig(t *testing.T) {
+	got, err := Languages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := b.Languages(); !slices.Equal(got, want) {
+		t.Errorf("Languages() = %v, the bundle has %v", got, want)
+	}
+	if !slices.Equal(got, []string{"en", "kk", "ru"}) {
+		t.Errorf("Languages() = %v, want en, kk and ru (the locales/ files)", got)
+	}
+}

@@ -150,8 +150,7 @@ func apiError(method string, code int, desc string, retryAfter int, migrateTo in
 		e.Outcome = NotSent
 	case code == 400 && has("message is not modified"):
 		e.Outcome = NotModified
-	case code == 400 && has("message to delete not found", "message to edit not found",
-		"message can't be edited", "message_id_invalid"):
+	case code == 400 && has("message to delete not found", "message to edit not found", "message_id_invalid"):
 		e.Outcome = MessageGone
 	case code == 400 && has("wrong file identifier", "failed to get http url content",
 		"wrong type of the web page content", "image_process_failed", "photo_invalid_dimensions",
