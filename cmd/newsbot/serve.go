@@ -31,6 +31,10 @@ import (
 // them; operators are promised an exit within 10 s.
 const shutdownBudget = 8 * time.Second
 
+// unansweredFor is how long the bot's calls may go unanswered before /readyz says Telegram is
+// down: longer than one slow answer, far shorter than an operator's patience.
+const unansweredFor = 5 * time.Second
+
 // serve runs the service until ctx ends: the HTTP server first (so /healthz and /readyz
 // answer while Redis or Telegram are still unreachable), then, once Redis answers, the
 // watchers, the delivery workers and the update intake, all under one errgroup.
@@ -59,23 +63,30 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 	// One renderer for channel posts, readers' copies and editors' previews: a preview is
 	// exactly what readers get.
 	renderer := post.NewRenderer(texts, cfg.Timezone)
-	engine, err := delivery.New(rdb, tg, readers, renderer, delivery.Options{
-		Prefix:     cfg.RedisPrefix,
-		Channels:   cfg.Channels,
-		SendRate:   cfg.SendRate,
-		Log:        log,
-		Registerer: reg,
+	engine := delivery.New(rdb, tg, readers, renderer, delivery.Options{
+		Prefix:   cfg.RedisPrefix,
+		Channels: cfg.Channels,
+		SendRate: cfg.SendRate,
+		MaxAge:   cfg.PushMaxAge,
+		Log:      log,
 	})
-	if err != nil {
-		return fmt.Errorf("delivery: %w", err)
+	if err := reg.Register(engine); err != nil {
+		return fmt.Errorf("delivery metrics: %w", err)
 	}
 
-	// The telegram check calls getMe at most once a minute when it passes; a failing
-	// Telegram is asked again on every probe.
-	telegramCheck := server.Remember(func(ctx context.Context) error {
+	// The telegram check fails as soon as the bot's own calls have had no answer for a few
+	// seconds (an outage shows in /readyz while it lasts, not a minute later); otherwise it
+	// calls getMe at most once a minute when that passes, and on every probe when it fails.
+	getMe := server.Remember(func(ctx context.Context) error {
 		_, err := tg.GetMe(ctx)
 		return err
 	}, time.Minute)
+	telegramCheck := func(ctx context.Context) error {
+		if err := tg.Unanswered(unansweredFor); err != nil {
+			return err
+		}
+		return getMe(ctx)
+	}
 
 	var webhook *lateHandler
 	if cfg.WebhookURL != "" {
@@ -121,7 +132,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		log.Info("connected", "bot", me.UserName, "bot_id", me.ID)
 
 		b, err := bot.NewBot(bot.Options{
-			API:             tg,
+			API:             engine.Replies(tg), // replies take their slots ahead of fan-out
 			Readers:         readers,
 			Stories:         stories,
 			Texts:           texts,

@@ -90,6 +90,9 @@ func (e *errDefer) Error() string {
 
 func (e *errDefer) Unwrap() error { return e.cause }
 
+// chanBusyDelay is how long a channel task whose story another worker is syncing waits.
+const chanBusyDelay = 250 * time.Millisecond
+
 // claimSeq makes each channel lease token unique: the workers of one copy share its owner.
 var claimSeq atomic.Uint64
 
@@ -108,9 +111,9 @@ func (e *Engine) runChannelTask(ctx context.Context, member string) (bool, error
 		e.rdb.ZRem(ctx, e.keys.chanQueue(), member)
 		return true, nil
 	case replyBusy:
-		// Another worker runs the story's task; it runs again itself if the story changed.
-		until, _ := strconv.ParseInt(res[1], 10, 64)
-		e.rdb.ZAddXX(ctx, e.keys.chanQueue(), redis.Z{Score: float64(until), Member: member})
+		// Another worker runs the story's task and runs it again itself if the story changed
+		// meanwhile; this version is looked at again shortly (and then has nothing to do).
+		e.rdb.ZAddXX(ctx, e.keys.chanQueue(), redis.Z{Score: float64(time.Now().Add(chanBusyDelay).UnixMilli()), Member: member})
 		return true, nil
 	}
 	version := res[1]
@@ -173,7 +176,12 @@ func (e *Engine) syncChannel(ctx context.Context, storyID string) error {
 				e.log.Error("retracted story's channel post was in doubt (no answer came); delete it by hand if it is there",
 					"story_id", a.ID, "channel", ch)
 			}
-			return e.rdb.HSet(ctx, key, ch, chanRetracted).Err()
+			_, err := e.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.HSet(ctx, key, ch, chanRetracted)
+				p.PExpire(ctx, key, e.opt.LedgerTTL)
+				return nil
+			})
+			return err
 		}
 		return nil
 	case state == chanRetracted, state == chanPosting:

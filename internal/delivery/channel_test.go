@@ -150,7 +150,7 @@ func TestChannelRateLimitDoesNotHoldUpHandingOn(t *testing.T) {
 	e := newEnv(t)
 	chats := e.readers(100, 5, "en")
 	e.tg.FailNext("sendMessage", "@news_en", telegramtest.RetryAfter(2))
-	eng, _ := e.engine(Options{GroupGap: 10 * time.Millisecond})
+	eng, _ := e.engine(Options{GroupGap: 10 * time.Millisecond, PrivateGap: 10 * time.Millisecond})
 	run(t, eng)
 	ctx := context.Background()
 	if err := eng.Publish(ctx, story("first", "en")); err != nil {
@@ -249,7 +249,7 @@ func TestChannelPostsArePacedLikeGroups(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"g1", "g2"} {
 		for _, lang := range []string{"en", "ru"} {
-			if err := eng.Publish(ctx, story(id, lang)); err != nil {
+			if err := eng.Publish(ctx, story(id+lang, lang)); err != nil {
 				t.Fatal(err)
 			}
 		}

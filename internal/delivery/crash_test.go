@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/redistest"
+	"newsbot/internal/telegram"
 	"newsbot/internal/telegramtest"
 	"newsbot/internal/testkit"
 )
@@ -212,10 +213,55 @@ func TestRedisOutageIsLoggedOncePerWorker(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "find delivery work failed"); n < 1 || n > 2 {
+	if n := strings.Count(out, "find delivery work failed;"); n < 1 || n > 2 {
 		t.Errorf("%d error lines for one outage with 2 workers, want 1–2:\n%s", n, out)
 	}
 	if !strings.Contains(out, "delivery work found again") {
 		t.Errorf("no line when Redis came back:\n%s", out)
+	}
+}
+
+// switchable sends to the fake Bot API, or to an address where nothing listens while down.
+type switchable struct {
+	up, dead *telegram.Client
+	down     atomic.Bool
+}
+
+func (s *switchable) Send(ctx context.Context, method string, params map[string]any) (telegram.Message, error) {
+	if s.down.Load() {
+		return s.dead.Send(ctx, method, params)
+	}
+	return s.up.Send(ctx, method, params)
+}
+
+// TestTelegramOutageMidFanOut: Telegram unreachable for 15 s in the middle of a fan-out —
+// connections refused, then 502 from a proxy in front of it — loses nobody: every reader ends
+// with exactly one copy.
+func TestTelegramOutageMidFanOut(t *testing.T) {
+	e := newEnv(t)
+	chats := e.readers(100, 300, "en")
+	dead := telegramtest.NewServer()
+	deadURL := dead.URL()
+	dead.Close()
+	s := &switchable{up: e.client(), dead: telegram.New(e.tg.Token(), deadURL, nil, nil)}
+	eng := New(e.rdb, s, e.store, e.render, Options{Prefix: e.prefix, SendRate: 30,
+		Channels: map[string]string{}, IdlePoll: 20 * time.Millisecond, MaxBackoff: 4 * time.Second})
+	run(t, eng)
+	if err := eng.Publish(context.Background(), story("out1", "en")); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 100, 20*time.Second)
+	s.down.Store(true) // connection refused
+	time.Sleep(8 * time.Second)
+	s.down.Store(false)
+	e.tg.SetHandler(func(r telegramtest.Request) *telegramtest.Response { // a proxy answers 502
+		return &telegramtest.Response{Raw: []byte("<html>502 Bad Gateway</html>"), Status: 502}
+	})
+	time.Sleep(7 * time.Second)
+	e.tg.SetHandler(nil)
+	st := waitIdle(t, eng, time.Minute)
+	exactlyOne(t, e, chats)
+	if len(st.Failed) != 0 || st.Sent != int64(len(chats)) {
+		t.Errorf("Stats: sent %d, failed %v; want all %d sent", st.Sent, st.Failed, len(chats))
 	}
 }

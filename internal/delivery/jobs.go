@@ -258,6 +258,7 @@ type jobRun struct {
 	id       JobID
 	story    storyRecord // as loaded; not changed after
 	breaking bool
+	by       int64     // the editor who pushed it; 0 for a story published on its own
 	queued   time.Time // when the job was made
 	used     time.Time // last claim; guarded by Engine.mu
 
@@ -309,14 +310,13 @@ func (j *jobRun) dropPhoto() bool {
 	return true
 }
 
-// deadline is when a send that could not leave is given up: MaxAge after the story or after
-// the job (an editor's push of an older story), whichever is later.
+// deadline is when a send that could not leave is given up: MaxAge after the story, or after
+// an editor pushed it.
 func (j *jobRun) deadline(maxAge time.Duration) time.Time {
-	t := j.story.art.PublishedAt
-	if j.queued.After(t) {
-		t = j.queued
+	if j.by != 0 {
+		return j.queued.Add(maxAge)
 	}
-	return t.Add(maxAge)
+	return j.story.art.PublishedAt.Add(maxAge)
 }
 
 // loadJob loads a job's story once per copy and revision ("" takes any revision).
@@ -337,13 +337,12 @@ func (e *Engine) loadJob(ctx context.Context, id JobID, revision string) (*jobRu
 	if !s.found {
 		return nil, fmt.Errorf("load job %s: %w: the story is not kept any more", id, subscriber.ErrInvalid)
 	}
-	v, err := e.rdb.HMGet(ctx, e.keys.job(id), "brk", "at").Result()
+	v, err := e.rdb.HMGet(ctx, e.keys.job(id), "brk", "at", "by").Result()
 	if err != nil {
 		return nil, fmt.Errorf("load job %s: %w", id, err)
 	}
-	at, _ := v[1].(string)
-	ms, _ := strconv.ParseInt(at, 10, 64)
-	jr = &jobRun{id: id, story: s, breaking: v[0] == "1", queued: time.UnixMilli(ms), used: now,
+	num := func(i int) int64 { s, _ := v[i].(string); n, _ := strconv.ParseInt(s, 10, 64); return n }
+	jr = &jobRun{id: id, story: s, breaking: v[0] == "1", queued: time.UnixMilli(num(1)), by: num(2), used: now,
 		posts: map[string]post.Post{}, errs: map[string]error{}}
 	e.mu.Lock()
 	e.jobs[id] = jr

@@ -122,8 +122,10 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 		case telegram.Migrated:
 			return e.migrate(ctx, sendCtx, jr, chat, telegram.MigratedTo(err), lang)
 		case telegram.BadMedia:
-			if jr.story.art.ImageURL != "" && jr.dropPhoto() {
-				e.noPhoto(ctx, jr.story, err)
+			if p.Method == "sendPhoto" {
+				if jr.dropPhoto() {
+					e.noPhoto(ctx, jr.story, err)
+				}
 				continue // nothing was sent: the text form goes on the next slot
 			}
 			e.log.Warn("telegram refused the message", "chat_id", chat, "story_id", jr.story.art.ID, "err", err)

@@ -35,6 +35,44 @@ type Client struct {
 	log   *slog.Logger
 	tmpl  tgbotapi.BotAPI // Token, endpoint and HTTP client; copied into each pooled caller
 	pool  sync.Pool       // *caller
+
+	health health
+}
+
+// health remembers whether Telegram answers the calls this client makes, so that readiness
+// reports an outage from what the sends see instead of a getMe made a minute ago.
+type health struct {
+	mu           sync.Mutex
+	failingSince time.Time // first call without an answer since the last answered one; zero: answering
+	lastErr      error
+}
+
+func (h *health) record(err *Error) {
+	noAnswer := err != nil && (err.Code == 0 || err.Code >= 500)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case !noAnswer:
+		h.failingSince, h.lastErr = time.Time{}, nil
+	case h.failingSince.IsZero():
+		h.failingSince, h.lastErr = time.Now(), err
+	default:
+		h.lastErr = err
+	}
+}
+
+// Unanswered reports an error when every call for at least d got no answer from Telegram (it
+// is down, or unreachable from here), and nil while it answers.
+func (c *Client) Unanswered(d time.Duration) error {
+	c.health.mu.Lock()
+	defer c.health.mu.Unlock()
+	if c.health.failingSince.IsZero() {
+		return nil
+	}
+	if since := time.Since(c.health.failingSince); since >= d {
+		return fmt.Errorf("no answer from Telegram for %s: %w", since.Round(time.Second), c.health.lastErr)
+	}
+	return nil
 }
 
 // New returns a client of the Bot API at apiURL (TELEGRAM_API_URL; empty means
@@ -155,11 +193,21 @@ func (c *Client) call(ctx context.Context, method string, p tgbotapi.Params, tim
 	c.pool.Put(cl)
 
 	if err == nil {
+		c.health.record(nil)
 		return resp.Result, nil
 	}
+	e := c.classify(method, resp, err, status, wrote)
+	if e.Code != 0 || ctx.Err() == nil {
+		// A caller giving up says nothing about Telegram.
+		c.health.record(e)
+	}
+	return nil, e
+}
+
+func (c *Client) classify(method string, resp *tgbotapi.APIResponse, err error, status int, wrote bool) *Error {
 	var tgErr *tgbotapi.Error
 	if errors.As(err, &tgErr) && resp != nil {
-		return nil, apiError(method, resp.ErrorCode, resp.Description, tgErr.RetryAfter, tgErr.MigrateToChatID)
+		return apiError(method, resp.ErrorCode, resp.Description, tgErr.RetryAfter, tgErr.MigrateToChatID)
 	}
 	if status != 0 {
 		// An answer came but it was not Bot API JSON (a proxy's error page, say).
@@ -168,9 +216,9 @@ func (c *Client) call(ctx context.Context, method string, p tgbotapi.Params, tim
 			// A 200 whose body is cut or garbled: Telegram may well have sent the message.
 			e.Outcome = InDoubt
 		}
-		return nil, e
+		return e
 	}
-	return nil, networkError(method, err, c.token, wrote)
+	return networkError(method, err, c.token, wrote)
 }
 
 // Send invokes a method that answers a Message (sendMessage, sendPhoto, editMessageText,

@@ -570,3 +570,26 @@ func TestAPIURLWithPercentEscapes(t *testing.T) {
 		t.Errorf("request path %q, want %q", got, want)
 	}
 }
+
+// TestUnanswered: readiness reports a Telegram that stopped answering the bot's calls.
+func TestUnanswered(t *testing.T) {
+	c, srv := newClient(t)
+	ctx := context.Background()
+	if err := c.Unanswered(0); err != nil {
+		t.Fatalf("a new client: %v", err)
+	}
+	srv.FailNext("sendMessage", nil, telegramtest.ServerError())
+	_, _ = c.Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
+	if err := c.Unanswered(0); err == nil || !strings.Contains(err.Error(), "500") {
+		t.Errorf("after a 500: %v, want the failure", err)
+	}
+	if err := c.Unanswered(time.Hour); err != nil {
+		t.Errorf("one failure a moment ago reported as an outage: %v", err)
+	}
+	// A refusal is an answer: Telegram is there.
+	srv.FailNext("sendMessage", nil, telegramtest.Blocked())
+	_, _ = c.Send(ctx, "sendMessage", map[string]any{"chat_id": 1, "text": "x"})
+	if err := c.Unanswered(0); err != nil {
+		t.Errorf("after an answer: %v", err)
+	}
+}
