@@ -21,4 +21,3 @@ type (
 	InlineKeyboardButton = tgbotapi.InlineKeyboardButton
 	PhotoSize            = tgbotapi.PhotoSize
 )
-
