@@ -17,6 +17,7 @@ import (
 	"newsbot/internal/source"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 // TestPublishEndToEnd runs the desk on the real parts: the articles directory watched by
@@ -76,7 +77,7 @@ func TestPublishEndToEnd(t *testing.T) {
 	if h.bot, err = NewBot(h.opts); err != nil {
 		t.Fatal(err)
 	}
-	d := &desk{harness: h, engine: eng, logs: &syncBuffer{}, story: story}
+	d := &desk{harness: h, engine: eng, logs: &testkit.Log{}, story: story}
 
 	// One reader of English stories per interface language; one who follows sport only.
 	readerOf := map[string]int64{"kk": 9101, "ru": 9102, "en": 9103}

@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"newsbot/internal/source"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 // The real parts satisfy the desk's interfaces.
@@ -54,24 +54,6 @@ func (s *storyList) FindByURL(_ context.Context, u string) (article.Article, boo
 		}
 	}
 	return article.Article{}, false, nil
-}
-
-// syncBuffer collects log lines from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Editors in the tests, and what each language must show them (kept here, not read from
@@ -129,7 +111,7 @@ var deskNow = time.Date(2026, 11, 27, 5, 15, 0, 0, time.UTC)
 type desk struct {
 	*harness
 	engine *delivery.Engine
-	logs   *syncBuffer
+	logs   *testkit.Log
 	story  article.Article
 }
 
@@ -150,7 +132,7 @@ func sampleStory(t testing.TB) article.Article {
 
 func newDesk(t testing.TB, publisher func(*delivery.Engine) Publisher) *desk {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Log{}
 	h := newHarness(t, func(o *Options) {
 		o.Admins = []int64{adminA.id, adminB.id}
 		o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,6 +1,6 @@
 // Package bot talks to readers in Telegram: the commands (/start, /topics, /language,
 // /latest, /stop, /help), the inline buttons they show, group-admin checks, a per-chat flood
-// limit, and the intake of updates (long polling or webhook) that feeds them.
+// limit, and the editors' desk. Updates reach it through package intake.
 package bot
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/audit"
+	"newsbot/internal/backoff"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -202,14 +203,9 @@ func NewBot(o Options) (*Bot, error) {
 
 // HandleUpdate answers one update. Errors are logged here, once: an update is never retried
 // (Telegram would only send the same press again), and one bad update must not stop the
-// others.
+// others. A panic is not recovered here: the intake's Dispatcher recovers, counts and logs
+// every handler's panic in one place.
 func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) {
-	defer func() {
-		// A bug triggered by one odd update must cost that update only, not the process.
-		if p := recover(); p != nil {
-			b.log.Error("bot: panic while handling an update", "update_id", u.UpdateID, "panic", fmt.Sprint(p))
-		}
-	}()
 	var err error
 	switch {
 	case u.Message != nil:
@@ -325,7 +321,7 @@ func (b *Bot) call(ctx context.Context, method string, p map[string]any) (json.R
 		if err == nil || attempt == replyRetries || wait == 0 || wait > maxReplyWait {
 			return res, err
 		}
-		if !sleep(ctx, wait) {
+		if backoff.Sleep(ctx, wait) != nil {
 			return res, err
 		}
 	}

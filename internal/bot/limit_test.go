@@ -147,14 +147,6 @@ func TestGarbageUpdates(t *testing.T) {
 	h.handle(map[string]any{"callback_query": map[string]any{"from": userObj(reader), "chat_instance": "c", "data": "t1:t:sport"}})
 }
 
-func TestHandleUpdateSurvivesAPanic(t *testing.T) {
-	h := newHarness(t)
-	h.bot.commands = append(h.bot.commands, Command{Name: "boom", Menu: false, Run: func(*Bot, context.Context, *call) error { panic("boom") }})
-	h.say(who{id: 81, lang: "en"}, "/boom")
-	h.say(who{id: 81, lang: "en"}, "/help")
-	mustContain(t, h.last(81).Text(), words["en"].help)
-}
-
 func TestAdminCommandsAreHiddenFromReaders(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Admins = []int64{91} })
 	ran := 0
@@ -183,45 +175,6 @@ func TestAdminCommandsAreHiddenFromReaders(t *testing.T) {
 		if strings.Contains(string(b), "stats") {
 			t.Errorf("an admin command is in the public menu: %s", b)
 		}
-	}
-}
-
-// TestThroughPollerAndDispatcher runs the bot behind the real intake: updates come by
-// getUpdates from the fake Bot API, through the Dispatcher, in order per chat.
-func TestThroughPollerAndDispatcher(t *testing.T) {
-	h := newHarness(t)
-	rdb, prefix := redistest.New(t)
-	d := NewDispatcher(h.bot, 4, nil)
-	p := NewPoller(h.api, d, rdb, prefix, nil)
-	p.Timeout = time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { _ = d.Run(ctx); done <- struct{}{} }()
-	go func() { _ = p.Run(ctx); done <- struct{}{} }()
-	defer func() {
-		cancel()
-		<-done
-		<-done
-	}()
-
-	reader := who{id: 95, lang: "ru"}
-	for _, text := range []string{"/start", "/topics"} {
-		raw, _ := json.Marshal(message(reader.id, reader, text))
-		h.tg.PushUpdate(raw)
-	}
-	h.tg.WaitFor(t, "sendMessage", 2, 10*time.Second)
-	msg := h.last(reader.id)
-	mustContain(t, msg.Text(), "Выберите темы")
-	h.tg.PushUpdate(map[string]any{"callback_query": map[string]any{
-		"id": "poll-cb", "from": userObj(reader), "chat_instance": "c", "data": "t1:t:sport",
-		"message": map[string]any{"message_id": msg.MessageID, "date": 1, "chat": chatObj(reader.id)},
-	}})
-	h.tg.WaitFor(t, "editMessageReplyMarkup", 1, 10*time.Second)
-	if b := find(t, buttons(t, h.last(reader.id)), "t1:t:sport"); checked(b) {
-		t.Errorf("sport still checked: %q", b.Text)
-	}
-	if n := h.tg.Count("answerCallbackQuery"); n != 1 {
-		t.Errorf("%d answers to one press", n)
 	}
 }
 

@@ -1,4 +1,4 @@
-package bot
+package intake
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"newsbot/internal/telegram"
+	"newsbot/internal/testkit"
 )
 
 // intakeRecorder is an UpdateHandler that records, per chat, the order of what it handled,
@@ -81,15 +82,10 @@ func (r *intakeRecorder) check(t *testing.T, want []int) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+// waitUntil waits for cond; the deadline only guards against a hang.
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 20*time.Second, cond)
 }
 
 // testUpdate is a text message update as Telegram sends it.
@@ -103,9 +99,18 @@ func testUpdate(id int, chat int64, text string) telegram.Update {
 	return u
 }
 
-func startDispatcher(t *testing.T, h UpdateHandler, workers int) (*Dispatcher, context.CancelFunc, chan error) {
+func newDispatcher(t testing.TB, o DispatcherOptions) *Dispatcher {
 	t.Helper()
-	d := NewDispatcher(h, workers, nil)
+	d, err := NewDispatcher(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func startDispatcher(t *testing.T, h Handler, workers int) (*Dispatcher, context.CancelFunc, chan error) {
+	t.Helper()
+	d := newDispatcher(t, DispatcherOptions{Handler: h, Workers: workers})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -114,6 +119,7 @@ func startDispatcher(t *testing.T, h UpdateHandler, workers int) (*Dispatcher, c
 }
 
 func TestDispatcherKeepsOrderPerChatUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rec.jitter = true
 	d, _, _ := startDispatcher(t, rec, 8)
@@ -144,6 +150,7 @@ func TestDispatcherKeepsOrderPerChatUnderConcurrency(t *testing.T) {
 }
 
 func TestDispatcherSurvivesPanics(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rec.onHandle = func(u telegram.Update) {
 		if u.Message.Text == "boom" {
@@ -163,7 +170,7 @@ func TestDispatcherSurvivesPanics(t *testing.T) {
 func TestDispatcherStopsCleanly(t *testing.T) {
 	before := runtime.NumGoroutine()
 	rec := newIntakeRecorder()
-	d := NewDispatcher(rec, 16, nil)
+	d := newDispatcher(t, DispatcherOptions{Handler: rec, Workers: 16})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -187,6 +194,7 @@ func TestDispatcherStopsCleanly(t *testing.T) {
 }
 
 func TestDispatchWaitsWhenFull(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	rec := newIntakeRecorder()
 	rec.onHandle = func(telegram.Update) { <-release }
@@ -207,6 +215,7 @@ func TestDispatchWaitsWhenFull(t *testing.T) {
 }
 
 func TestChatKeyAndKind(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw  string
 		chat int64
@@ -242,10 +251,11 @@ func testutilCount(c interface{ Write(*dto.Metric) error }) float64 {
 }
 
 func TestDispatcherMetrics(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	d, _, _ := startDispatcher(t, rec, 2)
 	reg := prometheus.NewRegistry()
-	if err := d.Register(reg); err != nil {
+	if err := reg.Register(d); err != nil {
 		t.Fatal(err)
 	}
 	_ = d.Dispatch(context.Background(), testUpdate(1, 1, "x"))
@@ -272,12 +282,12 @@ func TestDispatcherMetrics(t *testing.T) {
 }
 
 func TestDispatcherShutdownDoesNotWaitForAStuckHandler(t *testing.T) {
+	t.Parallel()
 	stuck := make(chan struct{})
 	defer close(stuck)
 	rec := newIntakeRecorder()
 	rec.onHandle = func(telegram.Update) { <-stuck } // ignores its ctx
-	d := NewDispatcher(rec, 2, nil)
-	d.grace = 10 * time.Millisecond
+	d := newDispatcher(t, DispatcherOptions{Handler: rec, Workers: 2, Grace: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
@@ -289,4 +299,32 @@ func TestDispatcherShutdownDoesNotWaitForAStuckHandler(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run waits for a handler that ignores its ctx")
 	}
+}
+
+type nopHandler struct{ n atomic.Int64 }
+
+func (h *nopHandler) HandleUpdate(context.Context, telegram.Update) { h.n.Add(1) }
+
+// BenchmarkDispatch is the Dispatcher's own cost per update (no Redis, no network).
+func BenchmarkDispatch(b *testing.B) {
+	h := &nopHandler{}
+	d := newDispatcher(b, DispatcherOptions{Handler: h})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	u := testUpdate(1, 1, "/start")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		u.Message.Chat.ID = int64(i % 1000)
+		if err := d.Dispatch(ctx, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for h.n.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	cancel()
+	<-done
 }
