@@ -206,7 +206,7 @@ func (b *Bot) cmdPublish(ctx context.Context, c *call) error {
 		_ = b.send(ctx, c.chatID, esc(b.t(c.lang, "admin_render_failed", map[string]any{"Reason": err.Error()})), nil)
 		return fmt.Errorf("render preview of %s: %w", a.ID, err)
 	}
-	if _, err := b.call(ctx, p.Method, p.Params); err != nil {
+	if _, err := b.api.Call(ctx, p.Method, p.Params); err != nil {
 		// Readers would get the same refusal (a photo Telegram cannot fetch, say): worth
 		// knowing before pushing.
 		reason := err.Error()
@@ -235,7 +235,7 @@ func (b *Bot) cmdPublish(ctx context.Context, c *call) error {
 		return fmt.Errorf("save publish request: %w", err)
 	}
 	text := b.controlText(ctx, req, a, "")
-	res, err := b.call(ctx, "sendMessage", map[string]any{
+	res, err := b.api.Call(ctx, "sendMessage", map[string]any{
 		"chat_id": c.chatID, "text": text, "parse_mode": "HTML",
 		"link_preview_options": map[string]any{"is_disabled": true},
 		"reply_markup":         b.controlKeyboard(req),

@@ -18,12 +18,13 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/audit"
-	"newsbot/internal/backoff"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
 
-// API is the part of the Telegram client the bot uses; *telegram.Client satisfies it.
+// API is the part of the Telegram client the bot uses. The bot calls it once per reply and
+// leaves pacing and retrying (429, requests that never left) to it; the service wires one
+// that takes rate-limit slots ahead of fan-out. *telegram.Client satisfies it too.
 type API interface {
 	Call(ctx context.Context, method string, params map[string]any) (json.RawMessage, error)
 	AnswerCallbackQuery(ctx context.Context, id, text string, showAlert bool) error
@@ -239,8 +240,8 @@ func (b *Bot) langOf(code string) string {
 	return ""
 }
 
-// send posts an HTML message to a chat. A chat that blocked the bot is marked so, and never
-// written to again until it comes back with /start.
+// send posts an HTML message to a chat, once: pacing and retries are the API's. A chat that
+// blocked the bot is marked so, and never written to again until it comes back with /start.
 func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) error {
 	p := map[string]any{
 		"chat_id":              chatID,
@@ -251,7 +252,7 @@ func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) e
 	if markup != nil {
 		p["reply_markup"] = markup
 	}
-	_, err := b.call(ctx, "sendMessage", p)
+	_, err := b.api.Call(ctx, "sendMessage", p)
 	if err != nil {
 		b.gone(ctx, chatID, err)
 		return fmt.Errorf("send message to %d: %w", chatID, err)
@@ -303,30 +304,6 @@ func splitMessage(text string, n int) []string {
 	return out
 }
 
-// maxReplyWait bounds how long a reply waits out Telegram's 429; replyRetries, how often.
-// The bot's replies share the token's rate limit with delivery, so a big fan-out makes
-// Telegram answer 429 with retry_after of a second or two: dropping the reply would leave
-// the reader talking to silence. A longer wait would hold up the other chats of this
-// worker's queue, and an answer that late is worth less than the queue.
-const (
-	maxReplyWait = 5 * time.Second
-	replyRetries = 2
-)
-
-// call is api.Call for the bot's own replies and edits: a short 429 is waited out.
-func (b *Bot) call(ctx context.Context, method string, p map[string]any) (json.RawMessage, error) {
-	for attempt := 0; ; attempt++ {
-		res, err := b.api.Call(ctx, method, p)
-		wait := telegram.RetryAfterOf(err)
-		if err == nil || attempt == replyRetries || wait == 0 || wait > maxReplyWait {
-			return res, err
-		}
-		if backoff.Sleep(ctx, wait) != nil {
-			return res, err
-		}
-	}
-}
-
 // gone marks a reader blocked when Telegram says the chat cannot be written to.
 func (b *Bot) gone(ctx context.Context, chatID int64, err error) {
 	if o := telegram.OutcomeOf(err); o != telegram.Blocked && o != telegram.ChatGone {
@@ -351,7 +328,7 @@ func (b *Bot) edit(ctx context.Context, chatID int64, messageID int, text string
 		p["parse_mode"] = "HTML"
 		p["link_preview_options"] = map[string]any{"is_disabled": true}
 	}
-	if _, err := b.call(ctx, method, p); err != nil {
+	if _, err := b.api.Call(ctx, method, p); err != nil {
 		if telegram.OutcomeOf(err) == telegram.NotModified {
 			return nil
 		}
