@@ -18,6 +18,7 @@ import (
 	"newsbot/internal/bot"
 	"newsbot/internal/config"
 	"newsbot/internal/delivery"
+	"newsbot/internal/desk"
 	"newsbot/internal/intake"
 	"newsbot/internal/locale"
 	"newsbot/internal/post"
@@ -121,7 +122,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		}
 		log.Info("connected", "bot", me.UserName, "bot_id", me.ID)
 
-		b, err := bot.NewBot(bot.Options{
+		editors, err := desk.New(desk.Options{
+			API:       tg,
+			Texts:     texts,
+			Stories:   stories,
+			Audience:  readers,
+			Publisher: engine, // /publish pushes through delivery
+			Renderer:  renderer,
+			Redis:     rdb,
+			Prefix:    cfg.RedisPrefix,
+			Languages: cfg.Languages,
+			Topics:    cfg.Topics,
+			Location:  cfg.Timezone,
+			Log:       log,
+		})
+		if err != nil {
+			return fmt.Errorf("desk: %w", err)
+		}
+		b, err := bot.New(bot.Options{
 			API:             tg,
 			Readers:         readers,
 			Stories:         stories,
@@ -134,8 +152,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			Username:        me.UserName,
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
-			Publisher:       engine, // /publish pushes through delivery
-			Renderer:        renderer,
+			Desk:            editors,
 			Log:             log,
 		})
 		if err != nil {

@@ -2,10 +2,10 @@ package bot
 
 import "strconv"
 
-// Redis keys of the bot, all under the configured prefix and "bot:". (The update intake
-// keeps its own under "bot:" too, in package intake.)
+// Redis keys of the reader conversation, all under the configured prefix and "bot:". (The
+// update intake keeps its keys under "bot:" too, in package intake; the desk's publish
+// requests are package desk's.)
 //
-// Readers' commands and buttons (limit.go, groups.go):
 //   - bot:flood:{<chat>} — updates a chat sent in the current flood window (expires with it).
 //   - bot:flood:{<chat>}:note — set while a chat is being slowed, so "please wait" is sent
 //     once per burst, not once per message. Same hash tag as the counter: one Lua script.
@@ -20,9 +20,3 @@ func keyFloodNote(prefix string, chatID int64) string { return keyFlood(prefix, 
 func keyGroupAdmin(prefix string, chatID, userID int64) string {
 	return prefix + "bot:gadmin:" + strconv.FormatInt(chatID, 10) + ":" + strconv.FormatInt(userID, 10)
 }
-
-// Editors' desk (admin.go); the audit trail itself is package audit's (audit:...):
-//   - bot:pub:<token> — a pending /publish: story, asking admin, chat, control message,
-//     breaking flag and state (open, pushing, published, cancelled); expires after an hour.
-
-func keyPublishRequest(prefix, token string) string { return prefix + "bot:pub:" + token }
