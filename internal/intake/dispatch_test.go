@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +16,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
+	"newsbot/internal/article"
+	"newsbot/internal/bot"
+	"newsbot/internal/delivery"
+	"newsbot/internal/desk"
+	"newsbot/internal/locale"
+	"newsbot/internal/post"
+	"newsbot/internal/redistest"
+	"newsbot/internal/source"
+	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
+	"newsbot/internal/telegramtest"
 	"newsbot/internal/testkit"
 )
 
@@ -327,4 +340,146 @@ func BenchmarkDispatch(b *testing.B) {
 	b.StopTimer()
 	cancel()
 	<-done
+}
+
+// wiredBot is the update handler as cmd/newsbot builds it: the bot with the editors' desk, on
+// the real subscriber store, story store, delivery engine, renderer and translations, talking
+// to the fake Bot API. stories, when not nil, wraps the story store /latest reads.
+func wiredBot(t *testing.T, srv *telegramtest.Server, rdb redis.UniversalClient, prefix string, stories func(*source.Store) bot.Stories, log *slog.Logger) *bot.Bot {
+	t.Helper()
+	texts, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	langs, topics := []string{"kk", "ru", "en"}, []string{"politics", "economy", "sport"}
+	tg := telegram.New(srv.Token(), srv.URL(), nil, log)
+	readers := subscriber.NewStore(rdb, prefix, langs, topics)
+	store := source.NewStore(rdb, prefix, source.StoreOptions{})
+	renderer := post.NewRenderer(texts, time.UTC)
+	engine, err := delivery.New(rdb, tg, readers, renderer, delivery.Options{Prefix: prefix, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	editors, err := desk.New(desk.Options{
+		API: tg, Texts: texts, Stories: store, Audience: readers, Publisher: engine, Renderer: renderer,
+		Redis: rdb, Prefix: prefix, Languages: langs, Topics: topics, Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest bot.Stories = store
+	if stories != nil {
+		latest = stories(store)
+	}
+	b, err := bot.New(bot.Options{
+		API: tg, Readers: readers, Stories: latest, Texts: texts, Redis: rdb, Prefix: prefix,
+		Languages: langs, DefaultLanguage: "kk", Topics: topics, Username: telegramtest.BotUsername,
+		Admins: []int64{501}, Desk: editors, Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// buggyStories is a story store with a bug: /latest panics in it.
+type buggyStories struct{ *source.Store }
+
+func (buggyStories) Latest(context.Context, []string, int) ([]article.Article, error) {
+	var counts map[string]int
+	counts["latest"]++ // assignment to entry in nil map
+	return nil, nil
+}
+
+// TestPanicInTheRealWiring: a handler that panics, in the bot as the service runs it, fed by
+// getUpdates and by the webhook alike, is counted by newsbot_bot_update_panics_total, logged
+// once with its stack, and the next update — of the same chat, on the same worker — is
+// answered.
+func TestPanicInTheRealWiring(t *testing.T) {
+	t.Parallel()
+	for _, via := range []string{"polling", "webhook"} {
+		t.Run(via, func(t *testing.T) {
+			t.Parallel()
+			srv := telegramtest.New(t)
+			rdb, prefix := redistest.New(t)
+			logs := &testkit.Log{}
+			log := logs.Logger()
+			b := wiredBot(t, srv, rdb, prefix, func(s *source.Store) bot.Stories { return buggyStories{s} }, log)
+			d := newDispatcher(t, DispatcherOptions{Handler: b, Workers: 4, Log: log})
+			reg := prometheus.NewRegistry()
+			if err := reg.Register(d); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			t.Cleanup(func() { cancel(); wg.Wait() })
+			wg.Go(func() { _ = d.Run(ctx) })
+
+			const reader = 4242
+			updates := []telegram.Update{testUpdate(1, reader, "/latest"), testUpdate(2, reader, "/help"), testUpdate(3, reader+1, "/help")}
+			switch via {
+			case "polling":
+				p, err := NewPoller(PollerOptions{API: telegram.New(srv.Token(), srv.URL(), nil, nil), Dispatcher: d, Redis: rdb, Prefix: prefix, Timeout: time.Second, Log: log})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() { _ = p.Run(ctx) })
+				for _, u := range updates {
+					srv.PushUpdate(updateJSON(u.UpdateID, u.Message.Chat.ID, u.Message.Text))
+				}
+			case "webhook":
+				ts := newWebhook(t, WebhookOptions{Secret: testSecret, Dispatcher: d, Redis: rdb, Prefix: prefix, Log: log})
+				for _, u := range updates {
+					if got := deliver(t, ts.URL, "POST", testSecret, updateJSON(u.UpdateID, u.Message.Chat.ID, u.Message.Text)); got != 200 {
+						t.Fatalf("webhook answered %d", got)
+					}
+				}
+			}
+
+			// The update after the panic is answered, in the same chat.
+			waitUntil(t, "the answers to both /help", func() bool {
+				return len(srv.Messages(int64(reader))) == 1 && len(srv.Messages(int64(reader+1))) == 1
+			})
+			if text := srv.Messages(int64(reader))[0].Text(); !strings.Contains(text, "/latest") {
+				t.Errorf("answer after the panic %q, want the help", text)
+			}
+			// Counted where operators look: the metric the service registers.
+			waitUntil(t, "the panic counted", func() bool { return gathered(t, reg, "newsbot_bot_update_panics_total") == 1 })
+			if n := gathered(t, reg, "newsbot_bot_updates_total"); n != 3 {
+				t.Errorf("newsbot_bot_updates_total = %v, want 3", n)
+			}
+			// Logged once, with the stack that leads to the bug.
+			time.Sleep(100 * time.Millisecond) // a second line, or a redelivery, would show up now
+			recs := logs.Records("panicked")
+			if len(recs) != 1 || logs.Count("panic") != 1 {
+				t.Fatalf("%d panic records, %d lines mentioning a panic, want 1 of each:\n%s", len(recs), logs.Count("panic"), logs.String())
+			}
+			stack, _ := recs[0]["stack"].(string)
+			if !strings.Contains(stack, "buggyStories.Latest") || !strings.Contains(stack, "cmdLatest") {
+				t.Errorf("stack does not lead to the bug:\n%s", stack)
+			}
+			if p, _ := recs[0]["panic"].(string); !strings.Contains(p, "nil map") || recs[0]["update_id"] != float64(1) {
+				t.Errorf("panic record %v", recs[0])
+			}
+		})
+	}
+}
+
+// gathered sums the samples of a counter family in reg.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }

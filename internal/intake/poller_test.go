@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -272,4 +273,44 @@ func TestSlowBatchKeepsThePollingLock(t *testing.T) {
 	waitUntil(t, "6 updates", func() bool { return rec.total.Load() >= 6 })
 	time.Sleep(2 * time.Second) // a repeat of the slow update would show up now
 	rec.check(t, ids)
+}
+
+// TestBotBehindThePoller runs the bot as the service wires it behind the real intake:
+// updates come by getUpdates from the fake Bot API, through the Dispatcher, in order per
+// chat, and a press is answered once and edits the keyboard it sits in.
+func TestBotBehindThePoller(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	b := wiredBot(t, srv, rdb, prefix, nil, nil)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	startPolling(t, b, api, rdb, prefix)
+
+	const reader = 95
+	user := map[string]any{"id": reader, "is_bot": false, "first_name": "R", "language_code": "ru"}
+	chat := map[string]any{"id": reader, "type": "private"}
+	for i, text := range []string{"/start", "/topics"} {
+		srv.PushUpdate(map[string]any{"message": map[string]any{
+			"message_id": i + 1, "date": 1700000000, "chat": chat, "from": user, "text": text,
+		}})
+	}
+	srv.WaitFor(t, "sendMessage", 2, 10*time.Second)
+	ms := srv.Messages(int64(reader))
+	msg := ms[len(ms)-1]
+	if !strings.Contains(msg.Text(), "Выберите темы") {
+		t.Fatalf("last message %q, want the /topics keyboard after the welcome", msg.Text())
+	}
+	srv.PushUpdate(map[string]any{"callback_query": map[string]any{
+		"id": "poll-cb", "from": user, "chat_instance": "c", "data": "t1:t:sport",
+		"message": map[string]any{"message_id": msg.MessageID, "date": 1, "chat": chat},
+	}})
+	srv.WaitFor(t, "editMessageReplyMarkup", 1, 10*time.Second)
+	ms = srv.Messages(int64(reader))
+	raw, _ := json.Marshal(ms[len(ms)-1].Params["reply_markup"])
+	if !strings.Contains(string(raw), `{"callback_data":"t1:t:sport","text":"Спорт"}`) {
+		t.Errorf("sport still checked after the press: %s", raw)
+	}
+	if n := srv.Count("answerCallbackQuery"); n != 1 {
+		t.Errorf("%d answers to one press", n)
+	}
 }
