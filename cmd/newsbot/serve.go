@@ -18,6 +18,8 @@ import (
 	"newsbot/internal/bot"
 	"newsbot/internal/config"
 	"newsbot/internal/delivery"
+	"newsbot/internal/desk"
+	"newsbot/internal/intake"
 	"newsbot/internal/locale"
 	"newsbot/internal/post"
 	"newsbot/internal/redisconn"
@@ -120,7 +122,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		}
 		log.Info("connected", "bot", me.UserName, "bot_id", me.ID)
 
-		b, err := bot.NewBot(bot.Options{
+		editors, err := desk.New(desk.Options{
+			API:       tg,
+			Texts:     texts,
+			Stories:   stories,
+			Audience:  readers,
+			Publisher: engine, // /publish pushes through delivery
+			Renderer:  renderer,
+			Redis:     rdb,
+			Prefix:    cfg.RedisPrefix,
+			Languages: cfg.Languages,
+			Topics:    cfg.Topics,
+			Location:  cfg.Timezone,
+			Log:       log,
+		})
+		if err != nil {
+			return fmt.Errorf("desk: %w", err)
+		}
+		b, err := bot.New(bot.Options{
 			API:             tg,
 			Readers:         readers,
 			Stories:         stories,
@@ -133,8 +152,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			Username:        me.UserName,
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
-			Publisher:       engine, // /publish pushes through delivery
-			Renderer:        renderer,
+			Desk:            editors,
 			Log:             log,
 		})
 		if err != nil {
@@ -147,8 +165,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		if err := b.RegisterAdminCommands(gctx); err != nil {
 			log.Warn("register the admins' command menu", "err", err)
 		}
-		dispatcher := bot.NewDispatcher(b, 32, log)
-		if err := dispatcher.Register(reg); err != nil {
+		dispatcher, err := intake.NewDispatcher(intake.DispatcherOptions{Handler: b, Log: log})
+		if err != nil {
+			return fmt.Errorf("intake: %w", err)
+		}
+		if err := reg.Register(dispatcher); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
 
@@ -163,12 +184,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			pg.Go(func() error { return supervise(pctx, w.name, w.Watcher, log) })
 		}
 		if cfg.WebhookURL != "" {
-			webhook.set(bot.NewWebhookHandler(cfg.WebhookSecret, dispatcher, bot.NewSeen(rdb, cfg.RedisPrefix), log))
-			if err := bot.SetupWebhook(pctx, tg, cfg.WebhookURL, cfg.WebhookSecret); err != nil {
+			hook, err := intake.NewWebhook(intake.WebhookOptions{
+				Secret: cfg.WebhookSecret, Dispatcher: dispatcher, Redis: rdb, Prefix: cfg.RedisPrefix, Log: log,
+			})
+			if err != nil {
+				return fmt.Errorf("intake: %w", err)
+			}
+			webhook.set(hook)
+			if err := intake.SetupWebhook(pctx, tg, cfg.WebhookURL, cfg.WebhookSecret); err != nil {
 				log.Error("set the webhook; updates will not arrive until it is set", "err", err)
 			}
 		} else {
-			poller := bot.NewPoller(tg, dispatcher, rdb, cfg.RedisPrefix, log)
+			poller, err := intake.NewPoller(intake.PollerOptions{
+				API: tg, Dispatcher: dispatcher, Redis: rdb, Prefix: cfg.RedisPrefix, Log: log,
+			})
+			if err != nil {
+				return fmt.Errorf("intake: %w", err)
+			}
 			pg.Go(func() error { return poller.Run(pctx) })
 		}
 		log.Info("newsbot running", "languages", cfg.Languages, "webhook", cfg.WebhookURL != "")
