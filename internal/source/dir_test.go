@@ -14,6 +14,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/redistest"
+	"newsbot/internal/testkit"
 )
 
 var fastDir = DirOptions{Rescan: 150 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, Settle: 300 * time.Millisecond}
@@ -28,25 +29,16 @@ func startedDir(t *testing.T, e *env, dir string, opt DirOptions) *Dir {
 	return d
 }
 
-func waitInitialised(t *testing.T, st *Store, name string) {
+func waitInitialised(t testing.TB, st *Store, name string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, "the first start of "+name, 10*time.Second, func() bool {
 		_, ok, err := st.initialised(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("source %s never finished its first start", name)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && ok
+	})
 }
 
 func TestDirNewCorrectionRetractionDuplicate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	startedDir(t, e, dir, fastDir)
@@ -55,11 +47,11 @@ func TestDirNewCorrectionRetractionDuplicate(t *testing.T) {
 	a.Title = "Президент Қытай Төрағасымен кездесті"
 	writeStory(t, dir, a)
 	ev := e.rec.next(t)
-	if ev.Kind != New || ev.Article.ID != "kz-001" || ev.Article.Title != a.Title {
-		t.Fatalf("got %s %+v, want new kz-001", ev.Kind, ev.Article)
+	if ev.Method != "Publish" || ev.Article.ID != "kz-001" || ev.Article.Title != a.Title {
+		t.Fatalf("got %s %+v, want new kz-001", ev.Method, ev.Article)
 	}
-	if want := "dir:" + filepath.Join(dir, "kz-001.json"); ev.Origin != want {
-		t.Errorf("origin %q, want %q", ev.Origin, want)
+	if l, want := e.handedOn("kz-001"), "dir:"+filepath.Join(dir, "kz-001.json"); l == nil || l["origin"] != want || l["event"] != "new" || l["lang"] != "kk" {
+		t.Errorf("hand-on log line %v, want origin %q, event new, lang kk", l, want)
 	}
 
 	// The same content written again (an export that rewrites every file) is no event.
@@ -68,14 +60,14 @@ func TestDirNewCorrectionRetractionDuplicate(t *testing.T) {
 
 	a.Title = "Президент Қытай Төрағасымен Ақордада кездесті"
 	writeStory(t, dir, a)
-	if ev := e.rec.next(t); ev.Kind != Correction || ev.Article.Title != a.Title {
-		t.Fatalf("got %s %q, want correction with the new title", ev.Kind, ev.Article.Title)
+	if ev := e.rec.next(t); ev.Method != "Correct" || ev.Article.Title != a.Title {
+		t.Fatalf("got %s %q, want correction with the new title", ev.Method, ev.Article.Title)
 	}
 
 	a.Retracted = true
 	writeStory(t, dir, a)
-	if ev := e.rec.next(t); ev.Kind != Retraction || ev.Article.ID != a.ID {
-		t.Fatalf("got %s %s, want retraction", ev.Kind, ev.Article.ID)
+	if ev := e.rec.next(t); ev.Method != "Retract" || ev.Article.ID != a.ID {
+		t.Fatalf("got %s %s, want retraction", ev.Method, ev.Article.ID)
 	}
 	writeStory(t, dir, a)
 	e.rec.none(t, 400*time.Millisecond)
@@ -103,6 +95,7 @@ func TestDirNewCorrectionRetractionDuplicate(t *testing.T) {
 }
 
 func TestDirInvalidLoggedOnceAndPickedUpWhenFixed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	startedDir(t, e, dir, fastDir)
@@ -118,15 +111,11 @@ func TestDirInvalidLoggedOnceAndPickedUpWhenFixed(t *testing.T) {
 		t.Fatalf("got %s, want ru-778", ev.Article.ID)
 	}
 	// Reported once it has settled; then several rescans pass without another report.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(e.logs.lines("invalid article")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the invalid file was never reported")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the invalid file to be reported", 10*time.Second, func() bool {
+		return len(e.logs.Records("invalid article")) > 0
+	})
 	time.Sleep(5 * fastDir.Rescan)
-	lines := e.logs.lines("invalid article")
+	lines := e.logs.Records("invalid article")
 	if len(lines) != 1 {
 		t.Fatalf("%d invalid-article log lines, want 1: %v", len(lines), lines)
 	}
@@ -140,12 +129,13 @@ func TestDirInvalidLoggedOnceAndPickedUpWhenFixed(t *testing.T) {
 
 	bad.Title = "Сенат принял закон"
 	writeStory(t, dir, bad)
-	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "ru-777" {
-		t.Fatalf("got %s %s, want new ru-777 once fixed", ev.Kind, ev.Article.ID)
+	if ev := e.rec.next(t); ev.Method != "Publish" || ev.Article.ID != "ru-777" {
+		t.Fatalf("got %s %s, want new ru-777 once fixed", ev.Method, ev.Article.ID)
 	}
 }
 
 func TestDirEditorTempFilesIgnored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	startedDir(t, e, dir, fastDir)
@@ -164,12 +154,13 @@ func TestDirEditorTempFilesIgnored(t *testing.T) {
 		t.Fatalf("got %s, want kz-002", ev.Article.ID)
 	}
 	e.rec.none(t, 800*time.Millisecond)
-	if lines := e.logs.lines("invalid article"); len(lines) != 0 {
+	if lines := e.logs.Records("invalid article"); len(lines) != 0 {
 		t.Errorf("temp files reported invalid: %v", lines)
 	}
 }
 
 func TestDirHalfWrittenFileIsRetriedNotReported(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	opt := fastDir
@@ -193,16 +184,17 @@ func TestDirHalfWrittenFileIsRetriedNotReported(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "en-010" {
-		t.Fatalf("got %s %s, want new en-010", ev.Kind, ev.Article.ID)
+	if ev := e.rec.next(t); ev.Method != "Publish" || ev.Article.ID != "en-010" {
+		t.Fatalf("got %s %s, want new en-010", ev.Method, ev.Article.ID)
 	}
 	e.rec.none(t, 300*time.Millisecond)
-	if lines := e.logs.lines("invalid article"); len(lines) != 0 {
+	if lines := e.logs.Records("invalid article"); len(lines) != 0 {
 		t.Errorf("half-written file reported invalid: %v", lines)
 	}
 }
 
 func TestDirFirstStartRecordsExistingAsSeen(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -221,12 +213,13 @@ func TestDirFirstStartRecordsExistingAsSeen(t *testing.T) {
 		t.Errorf("Latest = %v, want [old-4 old-3 old-2]", ids)
 	}
 	writeStory(t, dir, story("fresh", "kk", base))
-	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "fresh" {
-		t.Fatalf("got %s %s, want new fresh", ev.Kind, ev.Article.ID)
+	if ev := e.rec.next(t); ev.Method != "Publish" || ev.Article.ID != "fresh" {
+		t.Fatalf("got %s %s, want new fresh", ev.Method, ev.Article.ID)
 	}
 }
 
 func TestDirFirstStartBackfillsNewest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -252,6 +245,7 @@ func ids(as []article.Article) []string {
 }
 
 func TestDirRestartPushesOnlyWhatChangedWhileStopped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -273,18 +267,19 @@ func TestDirRestartPushesOnlyWhatChangedWhileStopped(t *testing.T) {
 
 	e2 := newEnvOn(t, e.store) // a new process: new owner, nothing in memory
 	run(t, NewDir(e2.deps, dir, fastDir))
-	got := map[string]Kind{}
+	got := map[string]string{}
 	for range 2 {
 		ev := e2.rec.next(t)
-		got[ev.Article.ID] = ev.Kind
+		got[ev.Article.ID] = ev.Method
 	}
-	if got["c"] != New || got["a"] != Correction {
+	if got["c"] != "Publish" || got["a"] != "Correct" {
 		t.Errorf("after restart got %v, want c new and a correction", got)
 	}
 	e2.rec.none(t, 500*time.Millisecond)
 }
 
 func TestDirTwoCopiesHandOnEachStoryOnce(t *testing.T) {
+	t.Parallel()
 	e1 := newEnv(t)
 	e2 := newEnvOn(t, e1.store)
 	dir := t.TempDir()
@@ -319,12 +314,13 @@ func TestDirTwoCopiesHandOnEachStoryOnce(t *testing.T) {
 }
 
 func TestDirHandlerFailureIsRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	startedDir(t, e, dir, fastDir)
 	var mu sync.Mutex
 	failures := 0
-	e.rec.setFail(func(Event) error {
+	e.rec.setFail(func(call) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if failures < 3 {
@@ -334,16 +330,17 @@ func TestDirHandlerFailureIsRetried(t *testing.T) {
 		return nil
 	})
 	writeStory(t, dir, story("kz-009", "kk", time.Now()))
-	if ev := e.rec.next(t); ev.Kind != New || ev.Article.ID != "kz-009" {
-		t.Fatalf("got %s %s, want new kz-009 after retries", ev.Kind, ev.Article.ID)
+	if ev := e.rec.next(t); ev.Method != "Publish" || ev.Article.ID != "kz-009" {
+		t.Fatalf("got %s %s, want new kz-009 after retries", ev.Method, ev.Article.ID)
 	}
 	e.rec.none(t, 400*time.Millisecond)
-	if lines := e.logs.lines("not handed on"); len(lines) != 3 {
+	if lines := e.logs.Records("not handed on"); len(lines) != 3 {
 		t.Errorf("%d retry log lines, want 3", len(lines))
 	}
 }
 
 func TestDirWaitsOutARedisOutage(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	e := newEnvOn(t, NewStore(rdb, "outage:", StoreOptions{}))
@@ -352,13 +349,9 @@ func TestDirWaitsOutARedisOutage(t *testing.T) {
 	srv.Stop()
 	d := NewDir(e.deps, dir, fastDir)
 	run(t, d)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(e.logs.lines("first pass over articles dir failed")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no log line about the failed first pass")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "a log line about the failed first pass", 10*time.Second, func() bool {
+		return len(e.logs.Records("first pass over articles dir failed")) > 0
+	})
 	srv.Restart(t)
 	waitInitialised(t, e.store, d.opt.Name)
 	writeStory(t, dir, story("after", "kk", time.Now()))
@@ -369,6 +362,7 @@ func TestDirWaitsOutARedisOutage(t *testing.T) {
 }
 
 func TestDirTwoFilesWithOneIDAreReported(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	startedDir(t, e, dir, fastDir)
@@ -380,8 +374,8 @@ func TestDirTwoFilesWithOneIDAreReported(t *testing.T) {
 	e.rec.next(t) // a correction: the store cannot tell a copy from an edit
 	writeAtomic(t, dir, "kz-050-copy.json", mustJSON(t, a))
 	e.rec.none(t, 300*time.Millisecond)
-	l := e.logs.lines("share one id")
-	if len(l) != 1 || l[0]["article_id"] != "kz-050" {
+	l := e.logs.Records("share one id")
+	if len(l) != 1 || l[0]["story_id"] != "kz-050" {
 		t.Errorf("log lines %v; want one naming kz-050", l)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/article"
+	"newsbot/internal/backoff"
 )
 
 // FeedConfig is one feed: its URL and, optionally, the language of its stories (otherwise the
@@ -51,6 +52,9 @@ type FeedOptions struct {
 // conditional), backing off exponentially with jitter while a feed fails. The validators of a
 // fetch are saved only once all its stories were handed on, so a failed hand-on is retried by
 // an unconditional fetch rather than hidden behind a 304.
+//
+// A feed URL may carry credentials (https://user:password@host/rss): they are sent, never
+// shown. Every log line and error of the watcher names the feed by its URL without userinfo.
 type Feed struct {
 	deps   Deps
 	feeds  []FeedConfig
@@ -126,16 +130,24 @@ func (f *Feed) Run(ctx context.Context) error {
 	return nil
 }
 
-// feedState is what one feed's loop remembers between fetches.
+// feedState is what one feed's loop remembers between fetches. Whether the feed had its
+// first fetch is not among it: that is read from Redis on every fetch.
 type feedState struct {
-	failures    int
-	invalid     map[string]string // item id -> hash of the content already reported invalid
-	langWarned  bool
-	initialised bool
+	name       string // the source's name in the store: "feed:" and the URL as configured
+	shown      string // the URL without userinfo, for logs, errors and origins
+	wait       backoff.Backoff
+	invalid    map[string]string // item id -> hash of the content already reported invalid
+	langWarned bool
+	started    bool // this copy has done the feed's first fetch once: a later one backfills nothing
 }
 
 func (f *Feed) loop(ctx context.Context, fc FeedConfig) {
-	st := &feedState{invalid: make(map[string]string)}
+	st := &feedState{
+		name:    "feed:" + fc.URL,
+		shown:   redactURL(fc.URL),
+		wait:    backoff.Backoff{Min: f.opt.Interval, Max: f.opt.RetryMax},
+		invalid: make(map[string]string),
+	}
 	for {
 		err := f.poll(ctx, fc, st)
 		if ctx.Err() != nil {
@@ -143,19 +155,14 @@ func (f *Feed) loop(ctx context.Context, fc FeedConfig) {
 		}
 		wait := f.opt.Interval
 		if err != nil {
-			st.failures++
-			wait = max(backoff(f.opt.Interval, f.opt.RetryMax, st.failures), min(f.opt.Interval, time.Second))
-			f.deps.Log.Warn("feed failed; backing off", "feed", fc.URL, "error", err,
-				"failures", st.failures, "retry_in", wait.Round(time.Millisecond).String())
+			wait = st.wait.Next()
+			f.deps.Log.Warn("feed failed; backing off", "feed", st.shown, "err", redactErr(err, fc.URL),
+				"failures", st.wait.Failures(), "retry_in", wait.Round(time.Millisecond).String())
 		} else {
-			st.failures = 0
+			st.wait.Reset()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -165,17 +172,13 @@ var errNotAllHandedOn = errors.New("not every story was handed on")
 
 // poll fetches the feed once and hands on what is new.
 func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
-	name := "feed:" + fc.URL
-	if !st.initialised {
-		_, ok, err := f.deps.Store.initialised(ctx, name)
-		if err != nil {
-			return err
-		}
-		st.initialised = ok
+	_, initialised, err := f.deps.Store.initialised(ctx, st.name)
+	if err != nil {
+		return err
 	}
 	cacheKey := f.deps.Store.keys.feedCache(fc.URL)
 	var etag, lastMod string
-	if st.initialised {
+	if initialised {
 		v, err := f.deps.Store.rdb.HMGet(ctx, cacheKey, "etag", "last_modified").Result()
 		if err != nil {
 			return fmt.Errorf("load feed validators: %w", err)
@@ -209,7 +212,7 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	if !slices.Contains(f.deps.Rules.Languages, lang) {
 		if !st.langWarned {
 			f.deps.Log.Warn("feed skipped: its language is not one of LANGUAGES; give it as lang=URL in FEEDS",
-				"feed", fc.URL, "lang", lang, "feed_language", feed.Language)
+				"feed", st.shown, "lang", lang, "feed_language", feed.Language)
 			st.langWarned = true
 		}
 		return nil
@@ -240,13 +243,15 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 				st.invalid[key] = h
 				field, reason := describe(err)
 				f.deps.Log.Warn("invalid feed item skipped; it is read again when it changes",
-					"feed", fc.URL, "article_id", a.ID, "field", field, "reason", reason)
+					"feed", st.shown, "story_id", redactURL(a.ID), "field", field, "reason", reason)
 				f.deps.Metrics.invalidArticle("feed")
 			}
 			continue
 		}
 		delete(st.invalid, a.ID)
-		valid = append(valid, a)
+		// Bidi controls are stripped after validation, as Parse does, so that a title of
+		// nothing else is reported as having no visible character.
+		valid = append(valid, a.Clean())
 	}
 	for key := range st.invalid {
 		if !inFeed[key] {
@@ -256,11 +261,19 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	// Oldest first, so that a channel gets the stories in the order they were published.
 	slices.SortStableFunc(valid, func(x, y article.Article) int { return x.PublishedAt.Compare(y.PublishedAt) })
 
+	origin := "feed:" + st.shown
 	failed := false
-	if !st.initialised {
+	if !initialised {
+		backfill := f.opt.Backfill
+		if st.started {
+			// Redis was emptied (or restored) under this copy: the feed's stories are old news.
+			backfill = 0
+			f.deps.Log.Warn("first-start marker of feed is gone from Redis (emptied or restored?); its stories are recorded as seen again, none handed on",
+				"feed", st.shown)
+		}
 		for i, a := range valid {
-			if i >= len(valid)-f.opt.Backfill {
-				if _, err := f.deps.handOn(ctx, "feed", a, name, ""); err != nil {
+			if i >= len(valid)-backfill {
+				if _, err := f.deps.handOn(ctx, "feed", a, origin, ""); err != nil {
 					failed = true
 				}
 				continue
@@ -276,18 +289,17 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 		if failed {
 			return errNotAllHandedOn
 		}
-		if _, err := f.deps.Store.markInitialised(ctx, name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		if _, err := f.deps.Store.markInitialised(ctx, st.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
 			return err
 		}
-		st.initialised = true
-		f.deps.Log.Info("first fetch of feed: its stories recorded as seen", "feed", fc.URL,
-			"seen", len(valid)-min(f.opt.Backfill, len(valid)), "backfilled", min(f.opt.Backfill, len(valid)))
+		f.deps.Log.Info("first fetch of feed: its stories recorded as seen", "feed", st.shown,
+			"seen", len(valid)-min(backfill, len(valid)), "backfilled", min(backfill, len(valid)))
 	} else {
 		for _, a := range valid {
-			if _, err := f.deps.handOn(ctx, "feed", a, name, ""); err != nil {
+			if _, err := f.deps.handOn(ctx, "feed", a, origin, ""); err != nil {
 				failed = true
 				if !errors.Is(err, errBusy) && ctx.Err() == nil {
-					f.deps.Log.Warn("story not handed on; will retry", "feed", fc.URL, "article_id", a.ID, "error", err)
+					f.deps.Log.Warn("story not handed on; will retry", "feed", st.shown, "story_id", a.ID, "err", redactErr(err, fc.URL))
 				}
 			}
 		}
@@ -295,6 +307,7 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 			return errNotAllHandedOn
 		}
 	}
+	st.started = true
 	if err := f.saveValidators(ctx, cacheKey, newEtag, newLastMod); err != nil {
 		return err
 	}
@@ -324,7 +337,8 @@ func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body [
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feedURL, nil)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("fetch feed: %w", err)
+		// url.Parse's error quotes the URL, credentials and all.
+		return nil, "", "", errors.New("fetch feed: the URL does not parse")
 	}
 	req.Header.Set("User-Agent", f.opt.UserAgent)
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, application/json;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -336,6 +350,12 @@ func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body [
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		// The client's *url.Error quotes the URL (with the user name); the log line names the
+		// feed already, so only what went wrong is kept.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 			return nil, "", "", fmt.Errorf("fetch feed: timed out after %s: %w", f.opt.Timeout, err)

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"newsbot/internal/article"
+	"newsbot/internal/testkit"
 )
 
 func TestFeedItemsToArticles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file, lang string
 		want       []article.Article
@@ -213,16 +216,8 @@ func (fs *feedServer) reqs() []http.Header {
 
 func (fs *feedServer) waitRequests(t *testing.T, n int) []http.Header {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r := fs.reqs(); len(r) >= n {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("feed server saw %d requests, want %d", len(fs.reqs()), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%d requests to the feed server", n), 10*time.Second, func() bool { return len(fs.reqs()) >= n })
+	return fs.reqs()
 }
 
 func readTestdata(t *testing.T, name string) string {
@@ -247,6 +242,7 @@ const newItem = `<item>
 var fastFeed = FeedOptions{Interval: 50 * time.Millisecond, Timeout: 2 * time.Second, RetryMax: 200 * time.Millisecond}
 
 func TestFeedFirstFetchSeedsThen304ThenNewItem(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")
 	fs := newFeedServer(t, rss, `"v1"`)
@@ -275,8 +271,8 @@ func TestFeedFirstFetchSeedsThen304ThenNewItem(t *testing.T) {
 
 	fs.set(strings.Replace(rss, "<item>", newItem+"<item>", 1), `"v2"`)
 	ev := e.rec.next(t)
-	if ev.Kind != New || ev.Article.ID != "egemen-321500" || !slices.Equal(ev.Article.Topics, []string{"world"}) || ev.Article.Lang != "kk" {
-		t.Fatalf("got %s %+v, want new egemen-321500 (kk, world)", ev.Kind, ev.Article)
+	if ev.Method != "Publish" || ev.Article.ID != "egemen-321500" || !slices.Equal(ev.Article.Topics, []string{"world"}) || ev.Article.Lang != "kk" {
+		t.Fatalf("got %s %+v, want new egemen-321500 (kk, world)", ev.Method, ev.Article)
 	}
 	e.rec.none(t, 300*time.Millisecond)
 
@@ -291,6 +287,7 @@ func TestFeedFirstFetchSeedsThen304ThenNewItem(t *testing.T) {
 }
 
 func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	slow := newFeedServer(t, readTestdata(t, "rss-kk.xml"), "")
 	slow.delay = time.Hour
@@ -305,11 +302,11 @@ func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
 		t.Fatalf("got %s, want the newest story of the good feed", ev.Article.ID)
 	}
 	slow.waitRequests(t, 3)
-	lines := e.logs.lines("feed failed")
+	lines := e.logs.Records("feed failed")
 	if len(lines) < 2 {
 		t.Fatalf("%d backoff log lines, want >= 2", len(lines))
 	}
-	if lines[0]["feed"] != slow.URL || !strings.Contains(lines[0]["error"].(string), "timed out after 100ms") {
+	if lines[0]["feed"] != slow.URL || !strings.Contains(lines[0]["err"].(string), "timed out after 100ms") {
 		t.Errorf("log line %v: want the slow feed and a timeout", lines[0])
 	}
 	if n := testutil.ToFloat64(e.metrics.fetches.WithLabelValues("error")); n < 2 {
@@ -319,6 +316,7 @@ func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
 }
 
 func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")
 	fs := newFeedServer(t, rss, `"v1"`)
@@ -327,7 +325,7 @@ func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
 
 	var mu sync.Mutex
 	fails := 1
-	e.rec.setFail(func(Event) error {
+	e.rec.setFail(func(call) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if fails > 0 {
@@ -351,6 +349,7 @@ func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
 }
 
 func TestFeedInvalidItemsLoggedOnceAndOversizeRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<title>Ақмола облысында жаңа мектеп ашылды</title>", "<title>  </title>", 1)
 	fs := newFeedServer(t, rss, "") // no validators: every fetch is a 200
@@ -361,8 +360,8 @@ func TestFeedInvalidItemsLoggedOnceAndOversizeRefused(t *testing.T) {
 		e.rec.next(t)
 	}
 	fs.waitRequests(t, 5)
-	lines := e.logs.lines("invalid feed item")
-	if len(lines) != 1 || lines[0]["field"] != "title" || lines[0]["article_id"] != "https://egemen.example.kz/article/321470-mektep" {
+	lines := e.logs.Records("invalid feed item")
+	if len(lines) != 1 || lines[0]["field"] != "title" || lines[0]["story_id"] != "https://egemen.example.kz/article/321470-mektep" {
 		t.Errorf("invalid-item log lines %v; want one naming the item and title", lines)
 	}
 	if n := e.invalidCount("feed"); n != 1 {
@@ -375,13 +374,14 @@ func TestFeedInvalidItemsLoggedOnceAndOversizeRefused(t *testing.T) {
 	run(t, NewFeed(e2.deps, []FeedConfig{{URL: big.URL}}, opt))
 	big.waitRequests(t, 2)
 	time.Sleep(50 * time.Millisecond)
-	if l := e2.logs.lines("feed failed"); len(l) == 0 || !strings.Contains(l[0]["error"].(string), "larger than 1024 bytes") {
+	if l := e2.logs.Records("feed failed"); len(l) == 0 || !strings.Contains(l[0]["err"].(string), "larger than 1024 bytes") {
 		t.Errorf("oversize feed logs %v; want 'larger than 1024 bytes'", l)
 	}
 	e2.rec.none(t, 10*time.Millisecond)
 }
 
 func TestFeedLanguageNotConfiguredIsSkipped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<language>kk-KZ</language>", "<language>de-DE</language>", 1)
 	fs := newFeedServer(t, rss, "")
@@ -390,12 +390,13 @@ func TestFeedLanguageNotConfiguredIsSkipped(t *testing.T) {
 	run(t, NewFeed(e.deps, []FeedConfig{{URL: fs.URL}}, opt))
 	fs.waitRequests(t, 4)
 	e.rec.none(t, 50*time.Millisecond)
-	if l := e.logs.lines("language is not one of LANGUAGES"); len(l) != 1 || l[0]["lang"] != "de" {
+	if l := e.logs.Records("language is not one of LANGUAGES"); len(l) != 1 || l[0]["lang"] != "de" {
 		t.Errorf("log lines %v; want one naming lang de", l)
 	}
 }
 
 func TestFeedRepeatedGUIDDoesNotFlipFlop(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")
 	dup := strings.Replace(newItem, "Астанада халықаралық форум өтті", "Астанада форум өтті (ескі нұсқа)", 1)
@@ -410,6 +411,7 @@ func TestFeedRepeatedGUIDDoesNotFlipFlop(t *testing.T) {
 }
 
 func TestFeedWithoutLanguageUsesDefaultLang(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<language>kk-KZ</language>", "", 1)
 	fs := newFeedServer(t, rss, "")
@@ -426,12 +428,13 @@ func TestFeedWithoutLanguageUsesDefaultLang(t *testing.T) {
 	run(t, NewFeed(e2.deps, []FeedConfig{{URL: fs.URL}}, opt))
 	fs.waitRequests(t, 6)
 	e2.rec.none(t, 50*time.Millisecond)
-	if l := e2.logs.lines("language is not one of LANGUAGES"); len(l) != 1 {
+	if l := e2.logs.Records("language is not one of LANGUAGES"); len(l) != 1 {
 		t.Errorf("log lines %v; want one", l)
 	}
 }
 
 func TestFeedTwoCopiesAndADirHandOnAStoryOnce(t *testing.T) {
+	t.Parallel()
 	e1 := newEnv(t)
 	e2 := newEnvOn(t, e1.store)
 	rss := readTestdata(t, "rss-kk.xml")

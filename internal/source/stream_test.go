@@ -12,9 +12,10 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/redistest"
+	"newsbot/internal/testkit"
 )
 
-var fastStream = StreamOptions{Block: 50 * time.Millisecond, ClaimIdle: 200 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+var fastStream = StreamOptions{Poll: 10 * time.Millisecond, ClaimIdle: 200 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}
 
 type streamEnv struct {
 	*env
@@ -53,13 +54,7 @@ func (se *streamEnv) pending(t *testing.T) int64 {
 
 func (se *streamEnv) waitPending(t *testing.T, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for se.pending(t) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d entries pending, want %d", se.pending(t), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%d entries pending", want), 10*time.Second, func() bool { return se.pending(t) == want })
 }
 
 func (se *streamEnv) started(t *testing.T, e *env, opt StreamOptions) (stop func()) {
@@ -70,6 +65,7 @@ func (se *streamEnv) started(t *testing.T, e *env, opt StreamOptions) (stop func
 }
 
 func TestStreamFirstStartThenNewCorrectionRetraction(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	for i := range 3 {
@@ -85,25 +81,29 @@ func TestStreamFirstStartThenNewCorrectionRetraction(t *testing.T) {
 	a := story("cms-9", "ru", base)
 	id := se.addStory(t, a)
 	ev := se.rec.next(t)
-	if ev.Kind != New || ev.Article.ID != "cms-9" || ev.Origin != "stream:"+id {
-		t.Fatalf("got %s %s %s, want new cms-9 from stream:%s", ev.Kind, ev.Article.ID, ev.Origin, id)
+	if ev.Method != "Publish" || ev.Article.ID != "cms-9" {
+		t.Fatalf("got %s %s, want Publish cms-9", ev.Method, ev.Article.ID)
+	}
+	if l := se.handedOn("cms-9"); l == nil || l["origin"] != "stream:"+id {
+		t.Errorf("hand-on log line %v, want origin stream:%s", l, id)
 	}
 	se.addStory(t, a) // the CMS re-sends unchanged
 	a.Lead = "Уточнено: заседание перенесено."
 	se.addStory(t, a)
-	if ev := se.rec.next(t); ev.Kind != Correction || ev.Article.Lead != a.Lead {
-		t.Fatalf("got %s %q, want the correction", ev.Kind, ev.Article.Lead)
+	if ev := se.rec.next(t); ev.Method != "Correct" || ev.Article.Lead != a.Lead {
+		t.Fatalf("got %s %q, want the correction", ev.Method, ev.Article.Lead)
 	}
 	a.Retracted = true
 	se.addStory(t, a)
-	if ev := se.rec.next(t); ev.Kind != Retraction {
-		t.Fatalf("got %s, want retraction", ev.Kind)
+	if ev := se.rec.next(t); ev.Method != "Retract" {
+		t.Fatalf("got %s, want retraction", ev.Method)
 	}
 	se.waitPending(t, 0)
 	se.rec.none(t, 200*time.Millisecond)
 }
 
 func TestStreamBackfill(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	for i := range 4 {
 		se.addStory(t, story(fmt.Sprintf("cms-%d", i), "kk", time.Now()))
@@ -118,6 +118,7 @@ func TestStreamBackfill(t *testing.T) {
 }
 
 func TestStreamGarbageIsDeadLetteredAndAcked(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	se.started(t, se.env, fastStream)
 	noField := se.add(t, "title", "no article here")
@@ -130,7 +131,7 @@ func TestStreamGarbageIsDeadLetteredAndAcked(t *testing.T) {
 		t.Fatalf("got %s, want cms-ok (valid entry after garbage)", ev.Article.ID)
 	}
 	se.waitPending(t, 0)
-	lines := se.logs.lines("invalid stream entry")
+	lines := se.logs.Records("invalid stream entry")
 	want := map[string]string{noField: "article", notJSON: "article", invalid: "lang"}
 	if len(lines) != 3 {
 		t.Fatalf("%d log lines, want 3: %v", len(lines), lines)
@@ -151,6 +152,7 @@ func TestStreamGarbageIsDeadLetteredAndAcked(t *testing.T) {
 }
 
 func TestStreamTwoConsumersShareEntries(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	other := newEnvOn(t, se.store)
 	opt := fastStream
@@ -187,10 +189,11 @@ func TestStreamTwoConsumersShareEntries(t *testing.T) {
 }
 
 func TestStreamHandlerFailureLeavesEntryPendingUntilHandedOn(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	var mu sync.Mutex
 	failing := true
-	se.rec.setFail(func(Event) error {
+	se.rec.setFail(func(call) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if failing {
@@ -200,27 +203,24 @@ func TestStreamHandlerFailureLeavesEntryPendingUntilHandedOn(t *testing.T) {
 	})
 	se.started(t, se.env, fastStream)
 	se.addStory(t, story("cms-1", "en", time.Now()))
-	deadline := time.Now().Add(10 * time.Second)
-	for len(se.logs.lines("story not handed on")) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the failing hand-on was not retried")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the failing hand-on to be retried", 10*time.Second, func() bool {
+		return len(se.logs.Records("story not handed on")) >= 2
+	})
 	if p := se.pending(t); p != 1 {
 		t.Errorf("%d pending while the handler fails, want 1 (not acked)", p)
 	}
 	mu.Lock()
 	failing = false
 	mu.Unlock()
-	if ev := se.rec.next(t); ev.Kind != New || ev.Article.ID != "cms-1" {
-		t.Fatalf("got %s %s, want new cms-1", ev.Kind, ev.Article.ID)
+	if ev := se.rec.next(t); ev.Method != "Publish" || ev.Article.ID != "cms-1" {
+		t.Fatalf("got %s %s, want new cms-1", ev.Method, ev.Article.ID)
 	}
 	se.waitPending(t, 0)
 	se.rec.none(t, 200*time.Millisecond)
 }
 
 func TestStreamEntriesOfADeadConsumerAreClaimed(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	stop := se.started(t, se.env, fastStream)
 	stop()
@@ -240,6 +240,7 @@ func TestStreamEntriesOfADeadConsumerAreClaimed(t *testing.T) {
 }
 
 func TestStreamRestartHandsOnOnlyWhatCameWhileStopped(t *testing.T) {
+	t.Parallel()
 	se := newStreamEnv(t)
 	se.addStory(t, story("before", "ru", time.Now()))
 	stop := se.started(t, se.env, fastStream)
@@ -257,4 +258,62 @@ func TestStreamRestartHandsOnOnlyWhatCameWhileStopped(t *testing.T) {
 		t.Fatalf("got %s, want while-stopped", ev.Article.ID)
 	}
 	e2.rec.none(t, 300*time.Millisecond)
+}
+
+// The CMS appends a corrected story as a new entry. When the first version's hand-on fails
+// and the correction is handed on meanwhile, the first version's retry is older news: it
+// must not be handed on as a correction that puts the old text back.
+func TestStreamRetryOfAnOlderVersionDoesNotUndoANewerOne(t *testing.T) {
+	t.Parallel()
+	se := newStreamEnv(t)
+	var mu sync.Mutex
+	newerOut := false
+	se.rec.setFail(func(ev call) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Article.Title == "Version 1" && !newerOut {
+			return errors.New("delivery unavailable")
+		}
+		if ev.Article.Title == "Version 2" {
+			newerOut = true
+		}
+		return nil
+	})
+	se.started(t, se.env, fastStream)
+	a := story("cms-v", "en", time.Now())
+	a.Title = "Version 1"
+	se.addStory(t, a)
+	testkit.WaitFor(t, "the first version to be tried", 10*time.Second, func() bool {
+		return len(se.logs.Records("story not handed on")) >= 1
+	})
+	a.Title = "Version 2"
+	se.addStory(t, a)
+	if ev := se.rec.next(t); ev.Method != "Publish" || ev.Article.Title != "Version 2" {
+		t.Fatalf("first event %s %q, want new %q", ev.Method, ev.Article.Title, "Version 2")
+	}
+	se.waitPending(t, 0)
+	se.rec.none(t, 300*time.Millisecond)
+	got, ok, err := se.store.Get(context.Background(), a.ID)
+	if err != nil || !ok || got.Title != "Version 2" {
+		t.Errorf("stored story %q (found %v, %v), want %q", got.Title, ok, err, "Version 2")
+	}
+}
+
+// At the very first start, a story whose correction is already in the stream is recorded
+// with its newest version, so /latest and /publish show the corrected text.
+func TestStreamFirstStartRecordsTheNewestVersion(t *testing.T) {
+	t.Parallel()
+	se := newStreamEnv(t)
+	a := story("cms-seed", "en", time.Now())
+	a.Title = "Version 1"
+	se.addStory(t, a)
+	a.Title = "Version 2"
+	se.addStory(t, a)
+	se.started(t, se.env, fastStream)
+	se.waitPending(t, 0)
+	se.rec.none(t, 200*time.Millisecond)
+	got, ok, err := se.store.Get(context.Background(), a.ID)
+	if err != nil || !ok || got.Title != "Version 2" {
+		t.Errorf("stored story %q (found %v, %v), want %q", got.Title, ok, err, "Version 2")
+	}
 }
