@@ -135,7 +135,7 @@ func rescanFixture(b *testing.B) string {
 		}
 		base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 		for i := range rescanFiles {
-			a := story(fmt.Sprintf("r-%05d", i), []string{"kk", "ru", "en"}[i%3], base.Add(time.Duration(i)*time.Minute))
+			a := story(fmt.Sprintf("r-%05d", i), []string{"kk", "ru", "en"}[i%3], base.Add(-time.Duration(i)*time.Minute))
 			if rescanErr = os.WriteFile(filepath.Join(rescanDir, a.ID+".json"), mustJSON(b, a), 0o644); rescanErr != nil {
 				return
 			}

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"newsbot/internal/article"
+	"newsbot/internal/redistest"
 	"newsbot/internal/testkit"
 )
 
@@ -480,5 +482,130 @@ func TestFeedTwoCopiesAndADirHandOnAStoryOnce(t *testing.T) {
 	}
 	if count != 1 {
 		t.Errorf("story handed on %d times by two feed watchers and a dir, want 1", count)
+	}
+}
+
+// Redis emptied under a running feed watcher (FLUSHALL, or a restore of an old backup) is a
+// first fetch again: the feed's items are recorded as seen, not posted again, not even the
+// Backfill newest; an item that comes afterwards is handed on.
+func TestFeedFlushAllDoesNotRepostTheArchive(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	e := newEnvOn(t, NewStore(rdb, "flush:", StoreOptions{}))
+	rss := readTestdata(t, "rss-kk.xml")
+	fs := newFeedServer(t, rss, `"v1"`)
+	opt := fastFeed
+	opt.Backfill = 1
+	run(t, NewFeed(e.deps, []FeedConfig{{URL: fs.URL}}, opt))
+	if c := e.rec.next(t); c.Article.ID != "egemen-321456" {
+		t.Fatalf("got %s, want the newest item backfilled", c.Article.ID)
+	}
+	fs.waitRequests(t, 3) // conditional fetches answered 304 from here on
+
+	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the first fetch to be redone", 10*time.Second, func() bool {
+		return len(e.logs.Records("first-start marker of feed is gone")) == 1
+	})
+	e.rec.none(t, 300*time.Millisecond)
+	if latest, err := e.store.Latest(context.Background(), []string{"kk"}, 10); err != nil || len(latest) != 3 {
+		t.Errorf("Latest after the flush = %d stories, %v; want the feed's 3", len(latest), err)
+	}
+
+	fs.set(strings.Replace(rss, "<item>", newItem+"<item>", 1), `"v2"`)
+	if c := e.rec.next(t); c.Method != "Publish" || c.Article.ID != "egemen-321500" {
+		t.Fatalf("got %s %s, want the item added after the flush", c.Method, c.Article.ID)
+	}
+	e.rec.none(t, 200*time.Millisecond)
+}
+
+// A feed URL with credentials: they reach the server, and no log line or error shows them,
+// neither the password nor the user name, whatever happens to the feed.
+func TestFeedCredentialsNeverShown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<title>Ақмола облысында жаңа мектеп ашылды</title>", "<title>  </title>", 1)
+	var mu sync.Mutex
+	status, auth := http.StatusOK, ""
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if u, p, ok := r.BasicAuth(); ok {
+			auth = u + ":" + p
+		}
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+			return
+		}
+		_, _ = w.Write([]byte(rss))
+	}))
+	defer srv.Close()
+	feedURL := strings.Replace(srv.URL, "http://", "http://feeduser:FeedPass123@", 1) + "/rss"
+	shown := srv.URL + "/rss"
+
+	e.rec.setFail(func(c call) error {
+		if c.Article.ID == "egemen-321500" {
+			return errors.New("delivery unavailable")
+		}
+		return nil
+	})
+	opt := fastFeed
+	opt.Backfill = 1
+	run(t, NewFeed(e.deps, []FeedConfig{{URL: feedURL}, {Lang: "de", URL: feedURL + "?de"}}, opt))
+	e.rec.next(t)
+	mu.Lock()
+	rss = strings.Replace(rss, "<item>", newItem+"<item>", 1)
+	mu.Unlock()
+	testkit.WaitFor(t, "a failed hand-on and an invalid item", 10*time.Second, func() bool {
+		return len(e.logs.Records("story not handed on")) > 0 && len(e.logs.Records("invalid feed item")) > 0
+	})
+	mu.Lock()
+	status = http.StatusBadGateway
+	mu.Unlock()
+	testkit.WaitFor(t, "a 502 logged", 10*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "502")
+	})
+	srv.CloseClientConnections()
+	srv.Listener.Close() // connection refused: net/http's error quotes the URL
+	testkit.WaitFor(t, "a refused connection logged", 10*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "connection refused")
+	})
+
+	mu.Lock()
+	if auth != "feeduser:FeedPass123" {
+		t.Errorf("the server got credentials %q, want feeduser:FeedPass123", auth)
+	}
+	mu.Unlock()
+	log := e.logs.String()
+	for _, secret := range []string{"FeedPass123", "feeduser", "***"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, log)
+		}
+	}
+	for _, msg := range []string{"story handed on", "story not handed on", "invalid feed item", "feed failed", "first fetch of feed", "feed skipped"} {
+		lines := e.logs.Records(msg)
+		if len(lines) == 0 {
+			t.Errorf("no %q line", msg)
+			continue
+		}
+		if s := fmt.Sprint(lines[0]); !strings.Contains(s, strings.TrimPrefix(shown, "http://")) {
+			t.Errorf("%q line %s does not name the feed as %s", msg, s, shown)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://feeduser:FeedPass123@news.example.kz/rss?x=1": "https://news.example.kz/rss?x=1",
+		"https://feeduser@news.example.kz/rss":                 "https://news.example.kz/rss",
+		"https://news.example.kz/a@b":                          "https://news.example.kz/a@b",
+		"https://u:p%zz@news.example.kz/rss":                   "https://news.example.kz/rss",
+		"egemen-321456":                                        "egemen-321456",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -28,9 +28,14 @@ func TestMain(m *testing.M) {
 // cleanups run after all tests and benchmarks (fixtures shared between benchmark runs).
 var cleanups []func()
 
+// testNow is the clock of validation in these tests (published_at at most a day ahead of it),
+// and the date of the stories they write.
+var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
 var testRules = article.Rules{
 	Languages: []string{"kk", "ru", "en"},
 	Topics:    []string{"politics", "economy", "society", "world", "sport", "culture", "tech"},
+	Now:       func() time.Time { return testNow },
 }
 
 // call is one call the watchers made on the Sink.
@@ -151,14 +156,21 @@ func newEnvOn(t *testing.T, st *Store) *env {
 	return e
 }
 
-// handedOn is the "story handed on" log line of the story, nil when there is none.
-func (e *env) handedOn(id string) map[string]any {
-	for _, l := range e.logs.Records("story handed on") {
-		if l["story_id"] == id {
-			return l
+// handedOn waits for the "story handed on" log line of the story (written once the Sink
+// returned) and returns it, nil when none comes.
+func (e *env) handedOn(t *testing.T, id string) map[string]any {
+	t.Helper()
+	var line map[string]any
+	testkit.WaitFor(t, "the hand-on log line of "+id, 10*time.Second, func() bool {
+		for _, l := range e.logs.Records("story handed on") {
+			if l["story_id"] == id {
+				line = l
+				return true
+			}
 		}
-	}
-	return nil
+		return false
+	})
+	return line
 }
 
 func (e *env) invalidCount(kind string) float64 {
