@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -452,6 +453,12 @@ func TestDirRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("nothing.json", filepath.Join(dir, "dangling.json")); err != nil {
+		t.Fatal(err) // a link to nothing is as a file not there yet: no report
+	}
 	// 50 MB (sparse): refused by its size, not read (reading would find "invalid JSON").
 	big, err := os.Create(filepath.Join(dir, "big.json"))
 	if err != nil {
@@ -488,6 +495,7 @@ func TestDirRefusals(t *testing.T) {
 		"outside.json":     "article: a symbolic link that leads out of ARTICLES_DIR",
 		"up.json":          "article: a symbolic link that leads out of ARTICLES_DIR",
 		"big.json":         "article: 52428800 bytes, over the 4 MiB cap",
+		"fifo.json":        "article: not a regular file",
 		"creds-url.json":   "url: has a user name or password",
 		"creds-image.json": "image_url: has a user name or password",
 		"blank-title.json": "title: has no visible character",
@@ -510,11 +518,9 @@ func TestDirRefusals(t *testing.T) {
 			t.Errorf("%s: field %q reason %q, want %q", name, field, reason, w)
 		}
 	}
-	if l := lines; len(l) > 0 {
-		for _, rec := range l {
-			if filepath.Base(rec["path"].(string)) == "big.json" && rec["size"] != float64(50<<20) {
-				t.Errorf("big.json log line %v, want size 52428800", rec)
-			}
+	for _, l := range lines {
+		if filepath.Base(l["path"].(string)) == "big.json" && l["size"] != float64(50<<20) {
+			t.Errorf("big.json log line %v, want size 52428800", l)
 		}
 	}
 	log := e.logs.String()

@@ -45,18 +45,22 @@ func (d *Dir) list() ([]fs.FileInfo, error) {
 // read, when the file is refused: a symlink out of the directory, not a regular file, or over
 // article.MaxSize. fi is the file's own (not the link's) info when it could be opened.
 func (d *Dir) read(name string) (data []byte, fi fs.FileInfo, refused, err error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just after).
+	lfi, err := d.root.Lstat(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	link := lfi.Mode()&fs.ModeSymlink != 0
+	if !link && !lfi.Mode().IsRegular() {
+		return nil, nil, refusal("not a regular file"), nil // a FIFO, socket or device: never opened
+	}
+	// O_NONBLOCK: a link to a FIFO inside the directory must not wait for a writer (it is
+	// refused just after).
 	f, err := d.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if lfi, lerr := d.root.Lstat(name); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, nil, refusal("a symbolic link to nothing"), nil
-			}
-			if !errors.Is(err, fs.ErrPermission) {
-				return nil, nil, refusal("a symbolic link that leads out of ARTICLES_DIR; only files inside it are read"), nil
-			}
+		if link && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+			return nil, nil, refusal("a symbolic link that leads out of ARTICLES_DIR; only files inside it are read"), nil
 		}
-		return nil, nil, nil, err
+		return nil, nil, nil, err // a link to nothing is as a file not there yet
 	}
 	defer f.Close()
 	if fi, err = f.Stat(); err != nil {
