@@ -58,7 +58,7 @@ func (d Deps) handOn(ctx context.Context, sourceKind string, a article.Article, 
 		return 0, err
 	}
 	if err := d.send(ctx, kind, a); err != nil {
-		d.Metrics.handlerError(sourceKind)
+		d.Metrics.sinkError(sourceKind)
 		// Release with a context of its own: the hand-on may have failed because ctx ended.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

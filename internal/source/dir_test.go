@@ -315,7 +315,7 @@ func TestDirTwoCopiesHandOnEachStoryOnce(t *testing.T) {
 	}
 }
 
-func TestDirHandlerFailureIsRetried(t *testing.T) {
+func TestDirSinkFailureIsRetried(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()

@@ -317,7 +317,7 @@ func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
 	stop() // returns promptly although the server never answers
 }
 
-func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
+func TestFeedSinkFailureRetriedUnconditionally(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")

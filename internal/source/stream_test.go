@@ -194,7 +194,7 @@ func TestStreamTwoConsumersShareEntries(t *testing.T) {
 	se.waitPending(t, 0)
 }
 
-func TestStreamHandlerFailureLeavesEntryPendingUntilHandedOn(t *testing.T) {
+func TestStreamSinkFailureLeavesEntryPendingUntilHandedOn(t *testing.T) {
 	t.Parallel()
 	se := newStreamEnv(t)
 	var mu sync.Mutex
@@ -213,7 +213,7 @@ func TestStreamHandlerFailureLeavesEntryPendingUntilHandedOn(t *testing.T) {
 		return len(se.logs.Records("story not handed on")) >= 2
 	})
 	if p := se.pending(t); p != 1 {
-		t.Errorf("%d pending while the handler fails, want 1 (not acked)", p)
+		t.Errorf("%d pending while the sink fails, want 1 (not acked)", p)
 	}
 	mu.Lock()
 	failing = false
