@@ -239,25 +239,9 @@ type namedWatcher struct {
 
 // watchers builds the configured article sources, all handing stories to delivery.
 func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, reg prometheus.Registerer, log *slog.Logger) ([]namedWatcher, error) {
-	handle := func(ctx context.Context, ev source.Event) error {
-		var err error
-		switch ev.Kind {
-		case source.New:
-			err = engine.Publish(ctx, ev.Article)
-		case source.Correction:
-			err = engine.Correct(ctx, ev.Article)
-		case source.Retraction:
-			err = engine.Retract(ctx, ev.Article)
-		}
-		if err != nil {
-			return err
-		}
-		log.Info("story handled", "article_id", ev.Article.ID, "lang", ev.Article.Lang, "event", ev.Kind.String(), "origin", ev.Origin)
-		return nil
-	}
 	deps := source.Deps{
 		Store:   stories,
-		Handler: handle,
+		Sink:    engine,
 		Rules:   cfg.ArticleRules(),
 		Log:     log,
 		Metrics: source.NewMetrics(reg),

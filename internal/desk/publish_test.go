@@ -544,12 +544,7 @@ func TestPublishEndToEnd(t *testing.T) {
 	eng := h.engine
 	watcher := source.NewDir(source.Deps{
 		Store: stories,
-		Handler: func(ctx context.Context, ev source.Event) error {
-			if ev.Kind == source.New {
-				return eng.Publish(ctx, ev.Article)
-			}
-			return nil
-		},
+		Sink:  eng,
 		Rules: article.Rules{Languages: testLangs, Topics: testTopics},
 		Owner: "test",
 	}, dir, source.DirOptions{Rescan: 50 * time.Millisecond})
