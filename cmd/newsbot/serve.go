@@ -18,6 +18,8 @@ import (
 	"newsbot/internal/bot"
 	"newsbot/internal/config"
 	"newsbot/internal/delivery"
+	"newsbot/internal/desk"
+	"newsbot/internal/intake"
 	"newsbot/internal/locale"
 	"newsbot/internal/post"
 	"newsbot/internal/redisconn"
@@ -131,8 +133,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		}
 		log.Info("connected", "bot", me.UserName, "bot_id", me.ID)
 
-		b, err := bot.NewBot(bot.Options{
-			API:             engine.Replies(tg), // replies take their slots ahead of fan-out
+		// Replies, previews and edits take their slots ahead of fan-out.
+		replies := engine.Replies(tg)
+		editors, err := desk.New(desk.Options{
+			API:       replies,
+			Texts:     texts,
+			Stories:   stories,
+			Audience:  readers,
+			Publisher: engine, // /publish pushes through delivery
+			Renderer:  renderer,
+			Redis:     rdb,
+			Prefix:    cfg.RedisPrefix,
+			Languages: cfg.Languages,
+			Topics:    cfg.Topics,
+			Location:  cfg.Timezone,
+			Log:       log,
+		})
+		if err != nil {
+			return fmt.Errorf("desk: %w", err)
+		}
+		b, err := bot.New(bot.Options{
+			API:             replies,
 			Readers:         readers,
 			Stories:         stories,
 			Texts:           texts,
@@ -144,8 +165,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			Username:        me.UserName,
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
-			Publisher:       engine, // /publish pushes through delivery
-			Renderer:        renderer,
+			Desk:            editors,
 			Log:             log,
 		})
 		if err != nil {
@@ -158,8 +178,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		if err := b.RegisterAdminCommands(gctx); err != nil {
 			log.Warn("register the admins' command menu", "err", err)
 		}
-		dispatcher := bot.NewDispatcher(b, 32, log)
-		if err := dispatcher.Register(reg); err != nil {
+		dispatcher, err := intake.NewDispatcher(intake.DispatcherOptions{Handler: b, Log: log})
+		if err != nil {
+			return fmt.Errorf("intake: %w", err)
+		}
+		if err := reg.Register(dispatcher); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
 
@@ -174,12 +197,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			pg.Go(func() error { return supervise(pctx, w.name, w.Watcher, log) })
 		}
 		if cfg.WebhookURL != "" {
-			webhook.set(bot.NewWebhookHandler(cfg.WebhookSecret, dispatcher, bot.NewSeen(rdb, cfg.RedisPrefix), log))
-			if err := bot.SetupWebhook(pctx, tg, cfg.WebhookURL, cfg.WebhookSecret); err != nil {
+			hook, err := intake.NewWebhook(intake.WebhookOptions{
+				Secret: cfg.WebhookSecret, Dispatcher: dispatcher, Redis: rdb, Prefix: cfg.RedisPrefix, Log: log,
+			})
+			if err != nil {
+				return fmt.Errorf("intake: %w", err)
+			}
+			webhook.set(hook)
+			if err := intake.SetupWebhook(pctx, tg, cfg.WebhookURL, cfg.WebhookSecret); err != nil {
 				log.Error("set the webhook; updates will not arrive until it is set", "err", err)
 			}
 		} else {
-			poller := bot.NewPoller(tg, dispatcher, rdb, cfg.RedisPrefix, log)
+			poller, err := intake.NewPoller(intake.PollerOptions{
+				API: tg, Dispatcher: dispatcher, Redis: rdb, Prefix: cfg.RedisPrefix, Log: log,
+			})
+			if err != nil {
+				return fmt.Errorf("intake: %w", err)
+			}
 			pg.Go(func() error { return poller.Run(pctx) })
 		}
 		log.Info("newsbot running", "languages", cfg.Languages, "webhook", cfg.WebhookURL != "")
@@ -218,25 +252,9 @@ type namedWatcher struct {
 
 // watchers builds the configured article sources, all handing stories to delivery.
 func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, reg prometheus.Registerer, log *slog.Logger) ([]namedWatcher, error) {
-	handle := func(ctx context.Context, ev source.Event) error {
-		var err error
-		switch ev.Kind {
-		case source.New:
-			err = engine.Publish(ctx, ev.Article)
-		case source.Correction:
-			err = engine.Correct(ctx, ev.Article)
-		case source.Retraction:
-			err = engine.Retract(ctx, ev.Article)
-		}
-		if err != nil {
-			return err
-		}
-		log.Info("story handled", "article_id", ev.Article.ID, "lang", ev.Article.Lang, "event", ev.Kind.String(), "origin", ev.Origin)
-		return nil
-	}
 	deps := source.Deps{
 		Store:   stories,
-		Handler: handle,
+		Sink:    engine,
 		Rules:   cfg.ArticleRules(),
 		Log:     log,
 		Metrics: source.NewMetrics(reg),

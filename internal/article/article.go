@@ -51,6 +51,28 @@ const (
 	MaxTopics   = 20
 )
 
+// MaxSize is the largest article file or stream entry newsbot reads, in bytes (4 MiB): the
+// fields above fit in well under 1 MiB, so anything larger is padding or a mistake. A larger
+// file or entry is refused by its size, without being read.
+const MaxSize = 4 << 20
+
+// CheckSize refuses an article file or stream entry of size bytes if it is over MaxSize;
+// the sources call it before reading one.
+func CheckSize(size int64) error {
+	if size > MaxSize {
+		return &FieldError{Field: "article", Reason: fmt.Sprintf("%d bytes, over the %d MiB cap", size, MaxSize>>20)}
+	}
+	return nil
+}
+
+// published_at must lie between 1990-01-01 and a day past now (a clock a little fast, a time
+// zone written wrong). Dates outside are typos ("0001", "2062") that would show as
+// "1 January 1" or sit atop /latest for good.
+const (
+	earliestYear = 1990
+	ahead        = 24 * time.Hour
+)
+
 // FieldError is a problem with one field. Its text is "FIELD: reason".
 type FieldError struct {
 	Field  string
@@ -63,13 +85,26 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 type Rules struct {
 	Languages []string
 	Topics    []string
+	// Now is the clock published_at is checked against (at most a day ahead); nil: time.Now.
+	Now func() time.Time
 }
 
-// Parse decodes one article and validates it against the rules. The error, when not nil, is
-// a *FieldError (or several joined with errors.Join) naming the field. Every problem is
-// reported at once, wrong types and invalid values alike, so an editor fixes a file in one
-// pass; only a file that is not a JSON object at all stops at that.
+func (r Rules) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Parse decodes one article, strips bidi controls from its text (Clean) and validates it
+// against the rules. The error, when not nil, is a *FieldError (or several joined with
+// errors.Join) naming the field. Every problem is reported at once, wrong types and invalid
+// values alike, so an editor fixes a file in one pass; only a file that is not a JSON object
+// at all stops at that.
 func Parse(data []byte, rules Rules) (Article, error) {
+	if err := CheckSize(int64(len(data))); err != nil {
+		return Article{}, err
+	}
 	a, errs, whole := decode(data)
 	if whole != nil {
 		return Article{}, whole
@@ -91,7 +126,9 @@ func Parse(data []byte, rules Rules) (Article, error) {
 		sortByField(errs)
 		return Article{}, errors.Join(errs...)
 	}
-	return a, nil
+	// After validation, so that a title of bidi controls alone is reported as one with no
+	// visible character, not as missing.
+	return a.Clean(), nil
 }
 
 // Decode decodes one article object strictly: wrong types, a second value after the object
@@ -252,13 +289,20 @@ func (r Rules) Validate(a Article) error {
 		add("lang", fmt.Sprintf("%q is not one of LANGUAGES (%s)", a.Lang, strings.Join(r.Languages, ",")))
 	}
 	switch {
-	case !hasText(a.Title):
+	case !strings.ContainsFunc(a.Title, func(c rune) bool { return !unicode.IsSpace(c) && !unicode.IsControl(c) }):
 		add("title", "required")
+	case !strings.ContainsFunc(a.Title, visible):
+		add("title", "has no visible character")
 	case utf8.RuneCountInString(a.Title) > MaxTitleLen:
 		add("title", fmt.Sprintf("longer than %d characters", MaxTitleLen))
 	}
-	if a.PublishedAt.IsZero() {
+	switch {
+	case a.PublishedAt.IsZero():
 		add("published_at", "required (RFC 3339)")
+	case a.PublishedAt.UTC().Year() < earliestYear:
+		add("published_at", fmt.Sprintf("%s is before %d-01-01", a.PublishedAt.Format(time.RFC3339), earliestYear))
+	case a.PublishedAt.After(r.now().Add(ahead)):
+		add("published_at", fmt.Sprintf("%s is more than a day ahead of now", a.PublishedAt.Format(time.RFC3339)))
 	}
 	if len(a.Lead) > MaxTextLen {
 		add("lead", fmt.Sprintf("longer than %d bytes", MaxTextLen))
@@ -316,12 +360,48 @@ var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSL
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// hasText reports whether s has something a reader can see: a title of spaces and control
-// characters would pass a TrimSpace check and still render as an empty post.
-func hasText(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return !unicode.IsSpace(r) && !unicode.IsControl(r) && r != '\uFEFF' && r != utf8.RuneError
-	})
+// visible reports whether a reader can see r: a title of spaces, zero-width characters and
+// bidi controls would render as a blank bold line.
+func visible(r rune) bool {
+	switch {
+	case unicode.IsSpace(r), unicode.IsControl(r), unicode.Is(unicode.Cf, r), // zero-width, bidi, BOM, soft hyphen
+		unicode.Is(unicode.Variation_Selector, r), r == utf8.RuneError:
+		return false
+	}
+	switch r {
+	case '\u115F', '\u1160', '\u3164', '\uFFA0', '\u2800': // Hangul fillers, blank braille: letters that show nothing
+		return false
+	}
+	return true
+}
+
+// isBidiControl: the embedding, override and isolate controls (U+202A–U+202E,
+// U+2066–U+2069). They reorder what follows them, in the post and in the share text, so a
+// title can be made to read backwards or a link to look like another.
+func isBidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
+}
+
+func stripBidi(s string) string {
+	if !strings.ContainsFunc(s, isBidiControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isBidiControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// Clean returns the article with the bidi embedding, override and isolate controls removed
+// from every text field (title, lead, body, image_credit, author, source, section). Parse
+// does it; a source that builds articles itself (a feed) calls it before validating.
+func (a Article) Clean() Article {
+	for _, f := range []*string{&a.Title, &a.Lead, &a.Body, &a.ImageCredit, &a.Author, &a.Source, &a.Section} {
+		*f = stripBidi(*f)
+	}
+	return a
 }
 
 func checkURL(raw string) error {
@@ -331,9 +411,16 @@ func checkURL(raw string) error {
 	if strings.ContainsFunc(raw, func(r rune) bool { return isControl(r) || r == ' ' }) {
 		return errors.New("contains spaces or control characters")
 	}
+	// The reasons below are logged: none may echo a URL that carries credentials.
 	u, err := url.Parse(raw)
 	if err != nil {
+		if strings.Contains(raw, "@") {
+			return errors.New("not a valid URL")
+		}
 		return fmt.Errorf("not a URL: %w", err)
+	}
+	if u.User != nil {
+		return errors.New("has a user name or password in it (user:password@host)")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%q is not an absolute http(s) URL", raw)

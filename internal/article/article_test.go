@@ -8,9 +8,13 @@ import (
 	"time"
 )
 
+// now is the clock of every test: published_at is checked against it.
+var now = time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC)
+
 var rules = Rules{
 	Languages: []string{"kk", "ru", "en"},
 	Topics:    []string{"politics", "economy", "society", "world", "sport", "culture", "tech"},
+	Now:       func() time.Time { return now },
 }
 
 const valid = `{"id":"a1","url":"https://news.example.kz/a1","lang":"kk","title":"Тақырып","published_at":"2022-09-14T18:28:00+06:00"}`
@@ -69,6 +73,16 @@ func TestParseErrors(t *testing.T) {
 		{"title as number", with("title", `42`), []string{"title: must be a string, not number"}},
 		{"breaking as string", with("breaking", `"yes"`), []string{"breaking: must be true or false, not string"}},
 		{"bad image url", with("image_url", `"images/a.jpg"`), []string{"image_url: \"images/a.jpg\" is not an absolute"}},
+		{"url with credentials", with("url", `"https://editor:S3cretPass@news.example.kz/a1"`), []string{"url: has a user name or password"}},
+		{"url with a user name", with("url", `"https://editor@news.example.kz/a1"`), []string{"url: has a user name or password"}},
+		{"image url with credentials", with("image_url", `"https://editor:S3cretPass@cdn.example.kz/a.jpg"`), []string{"image_url: has a user name or password"}},
+		{"unparsable url with @", with("url", `"https://editor:S3c/ret@news.example.kz/a1"`), []string{"url: not a valid URL"}},
+		{"invisible title", with("title", `"\u200b\u202e\u2066 \u00a0\u200d\ufeff\u2069\u3164"`), []string{"title: has no visible character"}},
+		{"published in year 1", with("published_at", `"0001-01-02T00:00:00Z"`), []string{"published_at: 0001-01-02T00:00:00Z is before 1990-01-01"}},
+		{"published before 1990", with("published_at", `"1989-12-31T23:59:59+00:00"`), []string{"published_at: 1989-12-31T23:59:59Z is before 1990-01-01"}},
+		{"published in 2062", with("published_at", `"2062-01-01T00:00:00Z"`), []string{"published_at: 2062-01-01T00:00:00Z is more than a day ahead of now"}},
+		{"published in 9999", with("published_at", `"9999-12-31T23:59:59Z"`), []string{"published_at: 9999-12-31T23:59:59Z is more than a day ahead"}},
+		{"over the size cap", valid[:len(valid)-1] + `,"views":"` + strings.Repeat("x", MaxSize) + `"}`, []string{"article: 4194" /* the size */}},
 		{"trailing data", valid + ` {"id":"a2"}`, []string{"article: unexpected data after the JSON object"}},
 		{"trailing garbage", valid + `x`, []string{"article: unexpected data after the JSON object"}},
 		{"not an object", `[1,2]`, []string{"article: must be a JSON object, not array"}},
@@ -102,6 +116,10 @@ func TestParseErrors(t *testing.T) {
 			var fe *FieldError
 			if !errors.As(err, &fe) {
 				t.Errorf("error %T is not a *FieldError", err)
+			}
+			// Refusal reasons are logged: credentials never appear in them.
+			if strings.Contains(err.Error(), "S3c") {
+				t.Errorf("the reason %q shows the password", err)
 			}
 		})
 	}
@@ -183,5 +201,44 @@ func TestHash(t *testing.T) {
 	}
 	if len(a.Hash()) != 32 {
 		t.Errorf("hash %q", a.Hash())
+	}
+}
+
+// A story may be dated up to a day ahead of the caller's clock (a clock a little fast, a zone
+// written wrong), and as early as 1990.
+func TestParsePublishedAtBounds(t *testing.T) {
+	for _, ts := range []string{"1990-01-01T00:00:00Z", "2026-11-28T10:15:00Z", "2026-11-28T16:15:00+06:00"} {
+		if _, err := Parse([]byte(with("published_at", `"`+ts+`"`)), rules); err != nil {
+			t.Errorf("%s refused: %v", ts, err)
+		}
+	}
+	if _, err := Parse([]byte(with("published_at", `"2026-11-28T10:15:01Z"`)), rules); err == nil {
+		t.Error("a second over a day ahead accepted")
+	}
+}
+
+// Bidi embedding, override and isolate controls never reach a post: Parse strips them from
+// every text field; letters, and the marks that are not controls, stay.
+func TestParseStripsBidiControls(t *testing.T) {
+	ctl := "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+	data := with("title", `"Сенат`+ctl+` принял закон"`)
+	for _, f := range []string{"lead", "body", "image_credit", "author", "source", "section"} {
+		data = strings.Replace(data, "}", `,"`+f+`":"`+f+ctl+` \u200e text"}`, 1)
+	}
+	a, err := Parse([]byte(data), rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Title != "Сенат принял закон" {
+		t.Errorf("title %q, want the controls gone", a.Title)
+	}
+	for f, v := range map[string]string{"lead": a.Lead, "body": a.Body, "image_credit": a.ImageCredit, "author": a.Author, "source": a.Source, "section": a.Section} {
+		if v != f+" \u200e text" {
+			t.Errorf("%s = %q, want %q", f, v, f+" \u200e text")
+		}
+	}
+	// A title of nothing but controls is then refused, not posted blank.
+	if _, err := Parse([]byte(with("title", `"`+ctl+`"`)), rules); err == nil || !strings.Contains(err.Error(), "title: has no visible character") {
+		t.Errorf("control-only title: %v", err)
 	}
 }

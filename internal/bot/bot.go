@@ -1,6 +1,7 @@
-// Package bot talks to readers in Telegram: the commands (/start, /topics, /language,
-// /latest, /stop, /help), the inline buttons they show, group-admin checks, a per-chat flood
-// limit, and the intake of updates (long polling or webhook) that feeds them.
+// Package bot is the reader conversation in Telegram: the commands (/start, /topics,
+// /language, /latest, /stop, /help), the inline buttons they show, group-admin checks and a
+// per-chat flood limit. Commands and buttons of the editors' desk (package desk) plug into
+// the same routers through an Extension. Updates reach the bot through package intake.
 package bot
 
 import (
@@ -12,17 +13,17 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/article"
-	"newsbot/internal/audit"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
 
-// API is the part of the Telegram client the bot uses; *telegram.Client satisfies it.
+// API is the part of the Telegram client the bot uses. The bot calls it once per reply and
+// leaves pacing and retrying (429, requests that never left) to it; the service wires one
+// that takes rate-limit slots ahead of fan-out. *telegram.Client satisfies it too.
 type API interface {
 	Call(ctx context.Context, method string, params map[string]any) (json.RawMessage, error)
 	AnswerCallbackQuery(ctx context.Context, id, text string, showAlert bool) error
@@ -44,7 +45,7 @@ type Readers interface {
 	Update(ctx context.Context, chatID int64, fn func(r *subscriber.Reader, exists bool) error) (subscriber.Reader, error)
 }
 
-// Stories gives /latest the newest stories the watcher has seen; source.Store satisfies it.
+// Stories gives /latest the newest stories the watcher has seen; *source.Store satisfies it.
 type Stories interface {
 	Latest(ctx context.Context, langs []string, n int) ([]article.Article, error)
 }
@@ -56,8 +57,16 @@ type Texts interface {
 	Date(lang string, t time.Time) string
 }
 
-// Options are the bot's dependencies and settings. API, Readers, Stories, Texts and Redis
-// are required.
+// Extension brings more commands and buttons into the bot's routers; the editors' desk
+// (*desk.Desk) is the one the service wires. They pass the same checks as the readers' own:
+// ADMIN_IDS for Admin ones, a group's admins for Changes ones, the flood limit.
+type Extension interface {
+	Commands() []Command
+	Buttons() []Button
+}
+
+// Options are the bot's dependencies and settings. API, Readers, Stories, Texts, Redis and
+// Languages are required.
 type Options struct {
 	API     API
 	Readers Readers
@@ -69,25 +78,23 @@ type Options struct {
 	Prefix string
 
 	Languages       []string // LANGUAGES; the first languages of stories and of the interface
-	DefaultLanguage string   // DEFAULT_LANGUAGE, for readers whose Telegram language is none of them
+	DefaultLanguage string   // DEFAULT_LANGUAGE; zero (or not in Languages): the first of Languages
 	Topics          []string // TOPICS, in the order the keyboard shows them
-	Username        string   // the bot's username (getMe), to tell /start@ThisBot from /start@OtherBot; needed in groups
-	Location        *time.Location
-	Admins          []int64 // ADMIN_IDS: the only users who may run admin commands
+	// Username is the bot's username (getMe), to tell /start@ThisBot from /start@OtherBot;
+	// zero: every command addressed as /cmd@name is taken as another bot's.
+	Username string
+	Location *time.Location // for dates shown to readers; nil: UTC
+	Admins   []int64        // ADMIN_IDS: the only users who may run Admin commands; nil: nobody
 
-	// The editors' desk (admin.go). Publisher, Renderer and Lookup make /publish work;
-	// without them /publish says the desk is not set up, and /stats shows readers only.
-	Publisher Publisher // *delivery.Engine
-	Renderer  Renderer  // *post.Renderer, the one delivery renders with
-	Lookup    Lookup    // *source.Store; nil: Stories, when it has Get and FindByURL
-	Audience  Audience  // *subscriber.Store; nil: Readers, when it has AudiencePage and Counts
-	AuditCap  int       // how many pushes the audit trail keeps; zero: audit.DefaultCap
+	// Desk adds the editors' commands and buttons; nil: readers' commands only.
+	Desk Extension
 
 	// Flood is the per-chat limit; zero values take DefaultFlood.
 	Flood FloodLimit
 	// AdminCacheTTL is how long a group member's admin status is trusted; zero: 1 minute.
 	AdminCacheTTL time.Duration
-	Log           *slog.Logger
+	// Log takes the bot's lines; nil: discarded.
+	Log *slog.Logger
 }
 
 // Bot handles Telegram updates. It is safe for concurrent use; the intake keeps the updates
@@ -109,21 +116,13 @@ type Bot struct {
 	adminTTL time.Duration
 	log      *slog.Logger
 
-	pub      Publisher
-	render   Renderer
-	lookup   Lookup
-	audience Audience
-	audit    *audit.Store
-	now      func() time.Time
-
-	floodScript      *redis.Script
-	transitionScript *redis.Script
-	commands         []Command
-	buttons          []Button
+	floodScript *redis.Script
+	commands    []Command
+	buttons     []Button
 }
 
-// NewBot returns a bot; it does no network I/O.
-func NewBot(o Options) (*Bot, error) {
+// New returns a bot; it does no network I/O.
+func New(o Options) (*Bot, error) {
 	var missing []string
 	if o.API == nil {
 		missing = append(missing, "API")
@@ -163,53 +162,64 @@ func NewBot(o Options) (*Bot, error) {
 		ttl = time.Minute
 	}
 	b := &Bot{
-		api:      o.API,
-		readers:  o.Readers,
-		stories:  o.Stories,
-		texts:    o.Texts,
-		rdb:      o.Redis,
-		prefix:   o.Prefix,
-		langs:    slices.Clone(o.Languages),
-		defLang:  def,
-		topics:   slices.Clone(o.Topics),
-		username: strings.TrimPrefix(o.Username, "@"),
-		loc:      loc,
-		admins:   slices.Clone(o.Admins),
-		flood:    o.Flood.withDefaults(),
-		adminTTL: ttl,
-		log:      log,
+		api:         o.API,
+		readers:     o.Readers,
+		stories:     o.Stories,
+		texts:       o.Texts,
+		rdb:         o.Redis,
+		prefix:      o.Prefix,
+		langs:       slices.Clone(o.Languages),
+		defLang:     def,
+		topics:      slices.Clone(o.Topics),
+		username:    strings.TrimPrefix(o.Username, "@"),
+		loc:         loc,
+		admins:      slices.Clone(o.Admins),
+		flood:       o.Flood.withDefaults(),
+		adminTTL:    ttl,
+		log:         log,
+		floodScript: newFloodScript(),
+	}
+	b.commands = b.readerCommands()
+	b.buttons = b.readerButtons()
+	if o.Desk != nil {
+		b.commands = append(b.commands, o.Desk.Commands()...)
+		b.buttons = append(b.buttons, o.Desk.Buttons()...)
+	}
+	if err := b.checkRoutes(); err != nil {
+		return nil, fmt.Errorf("new bot: %w", err)
 	}
 	if b.username == "" {
 		// Without it every "/cmd@name" is taken as meant for another bot: groups that
 		// address the bot explicitly would get no answer.
-		log.Warn("bot: no username given (getMe); commands addressed as /cmd@bot will be ignored")
+		log.Warn("no username given (getMe); commands addressed as /cmd@bot will be ignored")
 	}
-	b.pub, b.render, b.lookup, b.audience = o.Publisher, o.Renderer, o.Lookup, o.Audience
-	if b.lookup == nil {
-		b.lookup, _ = o.Stories.(Lookup)
-	}
-	if b.audience == nil {
-		b.audience, _ = o.Readers.(Audience)
-	}
-	b.audit = audit.NewStore(o.Redis, o.Prefix, o.AuditCap)
-	b.now = time.Now
-	b.floodScript = newFloodScript()
-	b.transitionScript = newTransitionScript()
-	b.commands = append(readerCommands(), adminCommands()...)
-	b.buttons = append(readerButtons(), adminButtons()...)
 	return b, nil
+}
+
+// checkRoutes refuses a command or button prefix defined twice: the second would never run.
+func (b *Bot) checkRoutes() error {
+	names := map[string]bool{}
+	for _, c := range b.commands {
+		if c.Name == "" || c.Run == nil || names[c.Name] {
+			return fmt.Errorf("command %q is empty or defined twice", c.Name)
+		}
+		names[c.Name] = true
+	}
+	prefixes := map[string]bool{}
+	for _, btn := range b.buttons {
+		if btn.Prefix == "" || btn.Run == nil || prefixes[btn.Prefix] {
+			return fmt.Errorf("button prefix %q is empty or defined twice", btn.Prefix)
+		}
+		prefixes[btn.Prefix] = true
+	}
+	return nil
 }
 
 // HandleUpdate answers one update. Errors are logged here, once: an update is never retried
 // (Telegram would only send the same press again), and one bad update must not stop the
-// others.
+// others. A panic is not recovered here: the intake's Dispatcher recovers, counts and logs
+// every handler's panic in one place.
 func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) {
-	defer func() {
-		// A bug triggered by one odd update must cost that update only, not the process.
-		if p := recover(); p != nil {
-			b.log.Error("bot: panic while handling an update", "update_id", u.UpdateID, "panic", fmt.Sprint(p))
-		}
-	}()
 	var err error
 	switch {
 	case u.Message != nil:
@@ -224,7 +234,7 @@ func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) {
 		return
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		b.log.Warn("bot: handle update", "update_id", u.UpdateID, "err", err)
+		b.log.Warn("handle update", "update_id", u.UpdateID, "err", err)
 	}
 }
 
@@ -243,8 +253,8 @@ func (b *Bot) langOf(code string) string {
 	return ""
 }
 
-// send posts an HTML message to a chat. A chat that blocked the bot is marked so, and never
-// written to again until it comes back with /start.
+// send posts an HTML message to a chat, once: pacing and retries are the API's. A chat that
+// blocked the bot is marked so, and never written to again until it comes back with /start.
 func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) error {
 	p := map[string]any{
 		"chat_id":              chatID,
@@ -255,80 +265,11 @@ func (b *Bot) send(ctx context.Context, chatID int64, text string, markup any) e
 	if markup != nil {
 		p["reply_markup"] = markup
 	}
-	_, err := b.call(ctx, "sendMessage", p)
-	if err != nil {
+	if _, err := b.api.Call(ctx, "sendMessage", p); err != nil {
 		b.gone(ctx, chatID, err)
 		return fmt.Errorf("send message to %d: %w", chatID, err)
 	}
 	return nil
-}
-
-// maxMessage is how much raw HTML one message carries, in UTF-16 units. Telegram allows 4096
-// characters after parsing, which is never more than the raw text.
-const maxMessage = 4000
-
-// sendLong sends a text that may be longer than one message (/stats with many topics) as
-// several, cut between lines: every line the bot builds closes its own tags.
-func (b *Bot) sendLong(ctx context.Context, chatID int64, text string) error {
-	for _, chunk := range splitMessage(text, maxMessage) {
-		if err := b.send(ctx, chatID, chunk, nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// splitMessage cuts text between lines into chunks of at most n UTF-16 units (a line longer
-// than n stays whole). Blank chunks are dropped: Telegram refuses an empty message.
-func splitMessage(text string, n int) []string {
-	var (
-		out  []string
-		cur  []string
-		size int
-	)
-	flush := func() {
-		if chunk := strings.Join(cur, "\n"); strings.TrimSpace(chunk) != "" {
-			out = append(out, strings.Trim(chunk, "\n"))
-		}
-		cur, size = nil, 0
-	}
-	for _, line := range strings.Split(text, "\n") {
-		l := 1 // the line break
-		for _, r := range line {
-			l += utf16.RuneLen(r)
-		}
-		if size > 0 && size+l > n {
-			flush()
-		}
-		cur = append(cur, line)
-		size += l
-	}
-	flush()
-	return out
-}
-
-// maxReplyWait bounds how long a reply waits out Telegram's 429; replyRetries, how often.
-// The bot's replies share the token's rate limit with delivery, so a big fan-out makes
-// Telegram answer 429 with retry_after of a second or two: dropping the reply would leave
-// the reader talking to silence. A longer wait would hold up the other chats of this
-// worker's queue, and an answer that late is worth less than the queue.
-const (
-	maxReplyWait = 5 * time.Second
-	replyRetries = 2
-)
-
-// call is api.Call for the bot's own replies and edits: a short 429 is waited out.
-func (b *Bot) call(ctx context.Context, method string, p map[string]any) (json.RawMessage, error) {
-	for attempt := 0; ; attempt++ {
-		res, err := b.api.Call(ctx, method, p)
-		wait := telegram.RetryAfterOf(err)
-		if err == nil || attempt == replyRetries || wait == 0 || wait > maxReplyWait {
-			return res, err
-		}
-		if !sleep(ctx, wait) {
-			return res, err
-		}
-	}
 }
 
 // gone marks a reader blocked when Telegram says the chat cannot be written to.
@@ -340,7 +281,7 @@ func (b *Bot) gone(ctx context.Context, chatID int64, err error) {
 		return
 	}
 	if serr := b.readers.SetStatus(ctx, chatID, subscriber.Blocked); serr != nil {
-		b.log.Warn("bot: mark reader blocked", "chat_id", chatID, "err", serr)
+		b.log.Warn("mark reader blocked", "chat_id", chatID, "err", serr)
 	}
 }
 
@@ -355,7 +296,7 @@ func (b *Bot) edit(ctx context.Context, chatID int64, messageID int, text string
 		p["parse_mode"] = "HTML"
 		p["link_preview_options"] = map[string]any{"is_disabled": true}
 	}
-	if _, err := b.call(ctx, method, p); err != nil {
+	if _, err := b.api.Call(ctx, method, p); err != nil {
 		if telegram.OutcomeOf(err) == telegram.NotModified {
 			return nil
 		}

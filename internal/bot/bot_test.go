@@ -111,7 +111,7 @@ func newHarness(t testing.TB, tweak ...func(*Options)) *harness {
 	for _, f := range tweak {
 		f(&h.opts)
 	}
-	h.bot, err = NewBot(h.opts)
+	h.bot, err = New(h.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,4 +349,93 @@ var words = map[string]struct {
 		stale: "This button no longer works", notSubscribed: "You are not subscribed",
 		cmdTopics: "Choose topics", groupAdded: "An admin of this group can subscribe it",
 	},
+}
+
+func TestGarbageUpdates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	reader := who{id: 71, lang: "ru"}
+	h.say(reader, "/start")
+	before := h.sent(reader.id)
+
+	quiet := []map[string]any{
+		{}, // nothing at all
+		{"message": map[string]any{"message_id": 1, "date": 1}},            // no chat
+		{"edited_message": message(reader.id, reader, "/stop")["message"]}, // edits
+		{"channel_post": map[string]any{"message_id": 1, "date": 1, "chat": map[string]any{"id": -1001, "type": "channel"}, "text": "/start"}},
+		{"edited_channel_post": map[string]any{"message_id": 1, "date": 1, "chat": map[string]any{"id": -1001, "type": "channel"}, "text": "/start"}},
+		{"inline_query": map[string]any{"id": "q", "from": userObj(reader), "query": "news", "offset": ""}},
+		{"message": map[string]any{"message_id": 2, "date": 1, "chat": chatObj(reader.id), "from": map[string]any{"id": 99, "is_bot": true, "first_name": "Bot"}, "text": "/start"}}, // bots
+		// An entity pointing beyond the text: the library's Command() would panic on it.
+		{"message": map[string]any{"message_id": 3, "date": 1, "chat": chatObj(testGroup), "from": userObj(reader), "text": "/x",
+			"entities": []any{map[string]any{"type": "bot_command", "offset": 0, "length": 500}}}},
+	}
+	for _, u := range quiet {
+		h.handle(u)
+	}
+	if n := h.sent(reader.id); n != before {
+		t.Errorf("%d messages after updates that need no answer", n-before)
+	}
+	if r := h.reader(reader.id); r.Status != subscriber.Active {
+		t.Errorf("an edited /stop unsubscribed the reader: %+v", r)
+	}
+
+	// Private messages without a command get the short help, whatever they hold.
+	for _, u := range []map[string]any{
+		{"message": map[string]any{"message_id": 4, "date": 1, "chat": chatObj(reader.id), "from": userObj(reader)}},             // sticker, photo...
+		{"message": map[string]any{"message_id": 5, "date": 1, "chat": chatObj(reader.id), "from": userObj(reader), "text": ""}}, // empty
+		{"message": map[string]any{"message_id": 6, "date": 1, "chat": chatObj(reader.id), "text": "no sender"}},                 // no from
+		message(reader.id, reader, strings.Repeat("новости ", 20000)),                                                            // huge
+		message(reader.id, reader, "/start "+strings.Repeat("x", 100000)),                                                        // huge payload
+		message(reader.id, reader, "/"+strings.Repeat("z", 5000)),                                                                // huge command
+		message(reader.id, reader, "\x00\xff/start"),                                                                             // bytes
+	} {
+		h.handle(u)
+		if n := h.sent(reader.id); n != before+1 {
+			t.Fatalf("update %.80v: %d answers, want 1", u, n-before)
+		}
+		before++
+	}
+	if r := h.reader(reader.id); r.Status != subscriber.Active || !r.AllTopics {
+		t.Errorf("garbage changed the reader: %+v", r)
+	}
+
+	// A press without a message (inline or too old) and one without an id.
+	h.handle(map[string]any{"callback_query": map[string]any{"id": "cbx", "from": userObj(reader), "chat_instance": "c", "data": "t1:t:sport"}})
+	answered := false
+	for _, r := range h.tg.Requests("answerCallbackQuery") {
+		answered = answered || r.Params["callback_query_id"] == "cbx"
+	}
+	if !answered {
+		t.Error("a press without a message was not answered")
+	}
+	h.handle(map[string]any{"callback_query": map[string]any{"from": userObj(reader), "chat_instance": "c", "data": "t1:t:sport"}})
+}
+
+// TestDeadRedisAnswersInTheReadersLanguage: with Redis gone (limiter, readers, everything)
+// every command and press still gets an answer, in the reader's Telegram language, and
+// nothing panics.
+func TestDeadRedisAnswersInTheReadersLanguage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	h := newHarness(t, func(o *Options) {
+		o.Redis = rdb
+		o.Readers = subscriber.NewStore(rdb, "dead:", testLangs, testTopics)
+	})
+	reader := who{id: 1400, lang: "ru"}
+	h.say(reader, "/start")
+	id := h.last(reader.id).MessageID
+	srv.Stop()
+	for _, cmd := range []string{"/start", "/topics", "/language", "/latest", "/stop", "/help", "hello"} {
+		before := h.sent(reader.id)
+		h.say(reader, cmd)
+		if h.sent(reader.id) != before+1 {
+			t.Errorf("%s: %d answers with Redis down, want 1", cmd, h.sent(reader.id)-before)
+			continue
+		}
+		mustContain(t, h.last(reader.id).Text(), "Произошла ошибка")
+	}
+	ans := h.press(reader.id, reader, id, "s1:t:politics")
+	mustContain(t, ans.Params["text"].(string), "Произошла ошибка")
 }

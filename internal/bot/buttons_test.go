@@ -2,12 +2,16 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"newsbot/internal/subscriber"
+	"newsbot/internal/telegram"
 )
 
 // languageMessage sends /language and returns the id of the message with its keyboard.
@@ -18,8 +22,10 @@ func (h *harness) languageMessage(r who) int {
 }
 
 func TestTopicsToggleEditsTheKeyboardInPlace(t *testing.T) {
+	t.Parallel()
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			w := words[lang]
 			reader := who{id: 800, lang: lang}
@@ -111,6 +117,7 @@ func TestTopicsToggleEditsTheKeyboardInPlace(t *testing.T) {
 }
 
 func TestStartKeyboardTogglesAndSwitchesLanguage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	reader := who{id: 900, lang: "en"}
 	h.say(reader, "/start")
@@ -153,8 +160,10 @@ func TestStartKeyboardTogglesAndSwitchesLanguage(t *testing.T) {
 }
 
 func TestLanguageKeyboard(t *testing.T) {
+	t.Parallel()
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			w := words[lang]
 			reader := who{id: 1000, lang: lang}
@@ -214,6 +223,7 @@ func TestLanguageKeyboard(t *testing.T) {
 }
 
 func TestButtonsOfAStoppedReader(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	reader := who{id: 1100, lang: "kk"}
 	h.say(reader, "/start")
@@ -230,6 +240,7 @@ func TestButtonsOfAStoppedReader(t *testing.T) {
 }
 
 func TestGarbageCallbackData(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	reader := who{id: 1200, lang: "ru"}
 	h.say(reader, "/start")
@@ -257,6 +268,7 @@ func TestGarbageCallbackData(t *testing.T) {
 // Two copies behind a webhook may handle two quick presses of one reader at the same time:
 // neither press may undo the other.
 func TestConcurrentLanguagePressesBothCount(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for i := range 20 {
 		r := who{id: int64(9100 + i), lang: "kk"}
@@ -277,6 +289,7 @@ func TestConcurrentLanguagePressesBothCount(t *testing.T) {
 // lower case («Языки новостей: казахский, русский»); the capitalised names are for headings
 // and buttons only.
 func TestLanguageNamesInRunningText(t *testing.T) {
+	t.Parallel()
 	want := map[string]struct{ status, current, added, both, wrong string }{
 		"kk": {"Жаңалықтар тілі: қазақша.", "Бот тілі: қазақша.", "Жаңалықтар тілі қосылды: орысша.",
 			"Жаңалықтар тілі: қазақша, орысша.", "Қазақ тілі,"},
@@ -287,6 +300,7 @@ func TestLanguageNamesInRunningText(t *testing.T) {
 	}
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			w := want[lang]
 			reader := who{id: 1050, lang: lang}
@@ -309,6 +323,7 @@ func TestLanguageNamesInRunningText(t *testing.T) {
 // TestLongestTopicSlugFitsCallbackData: TOPICS allows slugs of 32 characters; every keyboard
 // holding one must stay within Telegram's 64 bytes of callback_data (the fake refuses more).
 func TestLongestTopicSlugFitsCallbackData(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 30) + "-9" // 32 characters, the longest slug TOPICS takes
 	topics := append(slices.Clone(testTopics), long)
 	var store *subscriber.Store
@@ -337,6 +352,7 @@ func TestLongestTopicSlugFitsCallbackData(t *testing.T) {
 // checked clears the topics; it must not write back the rest of a record read before another
 // copy changed it (here: the reader's story languages).
 func TestAllTopicsOffKeepsAConcurrentChange(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	reader := who{id: 1070, lang: "en"}
 	h.say(reader, "/start")
@@ -353,7 +369,7 @@ func TestAllTopicsOffKeepsAConcurrentChange(t *testing.T) {
 		}
 	}}
 	h.opts.Readers = race
-	if h.bot, err = NewBot(h.opts); err != nil {
+	if h.bot, err = New(h.opts); err != nil {
 		t.Fatal(err)
 	}
 	ans := h.press(reader.id, reader, msg.MessageID, "s1:t:*")
@@ -361,5 +377,31 @@ func TestAllTopicsOffKeepsAConcurrentChange(t *testing.T) {
 	r := h.reader(reader.id)
 	if r.AllTopics || len(r.Topics) != 0 || !slices.Equal(r.Langs, []string{"ru", "en"}) {
 		t.Errorf("reader = %+v, want no topics and the story languages the other copy set (ru, en)", r)
+	}
+}
+
+// BenchmarkTopicPress measures one /topics button press end to end: flood check, reader
+// load, atomic toggle in Redis, answerCallbackQuery and editMessageReplyMarkup over HTTP to
+// the fake Bot API.
+func BenchmarkTopicPress(b *testing.B) {
+	h := newHarness(b, func(o *Options) {
+		o.Log = slog.New(slog.DiscardHandler)
+		o.Flood = FloodLimit{Events: 1 << 30, Window: time.Hour}
+	})
+	h.tg.SetRecord(false)
+	reader := who{id: 4242, lang: "ru"}
+	h.say(reader, "/start")
+	raw, _ := json.Marshal(map[string]any{"update_id": 1, "callback_query": map[string]any{
+		"id": "bench", "from": userObj(reader), "chat_instance": "c", "data": "t1:t:sport",
+		"message": map[string]any{"message_id": 1, "date": 1, "chat": chatObj(reader.id)},
+	}})
+	var u telegram.Update
+	if err := json.Unmarshal(raw, &u); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.bot.HandleUpdate(ctx, u)
 	}
 }

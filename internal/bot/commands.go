@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
@@ -19,38 +17,54 @@ import (
 type Command struct {
 	Name string // without the slash, lower case
 	// Admin: only ADMIN_IDS may run it; others get the unknown-command answer, so the
-	// command's existence is not advertised.
+	// command's existence is not advertised, and the attempt is logged with their user_id.
 	Admin bool
 	// Changes: it changes the chat's subscription, so in a group only the group's own
 	// admins may run it.
 	Changes bool
-	// Menu: listed in the command menu registered with setMyCommands, and in /help.
+	// Menu: listed in the command menu registered with setMyCommands, and in /help. Admin
+	// commands are listed for admins only (RegisterAdminCommands, /help).
 	Menu bool
-	Run  func(b *Bot, ctx context.Context, c *call) error
+	Run  func(ctx context.Context, c *Call) error
 }
 
-// readerCommands is the readers' command table, in menu order.
-func readerCommands() []Command {
-	return []Command{
-		{Name: "start", Changes: true, Menu: true, Run: (*Bot).cmdStart},
-		{Name: "topics", Changes: true, Menu: true, Run: (*Bot).cmdTopics},
-		{Name: "language", Changes: true, Menu: true, Run: (*Bot).cmdLanguage},
-		{Name: "latest", Menu: true, Run: (*Bot).cmdLatest},
-		{Name: "stop", Changes: true, Menu: true, Run: (*Bot).cmdStop},
-		{Name: "help", Menu: true, Run: (*Bot).cmdHelp},
-	}
-}
+// Call is one command being answered.
+type Call struct {
+	ChatID int64
+	UserID int64 // 0 when an anonymous group admin sent it
+	Group  bool
+	Args   string // what follows the command, trimmed
+	Lang   string // the language to answer in
 
-// call is one command being answered.
-type call struct {
+	b      *Bot
 	msg    *telegram.Message
-	chatID int64
-	userID int64 // 0 when an anonymous group admin sent it
-	group  bool
-	args   string
-	lang   string // the language to answer in
 	reader subscriber.Reader
 	known  bool // reader holds the stored record
+}
+
+// Send sends an HTML message (its text escaped by the caller) to the call's chat.
+func (c *Call) Send(ctx context.Context, text string, markup any) error {
+	return c.b.send(ctx, c.ChatID, text, markup)
+}
+
+// Reply sends the translation of message id, in the call's language.
+func (c *Call) Reply(ctx context.Context, id string) error {
+	return c.Send(ctx, Escape(c.b.texts.T(c.Lang, id, nil)), nil)
+}
+
+// active reports whether the chat is a subscribed reader; /topics and /language need one.
+func (c *Call) active() bool { return c.known && c.reader.Status == subscriber.Active }
+
+// readerCommands is the readers' command table, in menu order.
+func (b *Bot) readerCommands() []Command {
+	return []Command{
+		{Name: "start", Changes: true, Menu: true, Run: b.cmdStart},
+		{Name: "topics", Changes: true, Menu: true, Run: b.cmdTopics},
+		{Name: "language", Changes: true, Menu: true, Run: b.cmdLanguage},
+		{Name: "latest", Menu: true, Run: b.cmdLatest},
+		{Name: "stop", Changes: true, Menu: true, Run: b.cmdStop},
+		{Name: "help", Menu: true, Run: b.cmdHelp},
+	}
 }
 
 // telegramGroupAnonymousBot is the user Telegram shows as the sender of messages that a
@@ -119,9 +133,9 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 	if m.From != nil && m.From.IsBot && m.From.ID != telegramGroupAnonymousBot {
 		return nil // other bots' messages in groups; never a conversation partner
 	}
-	c := &call{msg: m, chatID: chat.ID, group: group, args: args}
+	c := &Call{b: b, msg: m, ChatID: chat.ID, Group: group, Args: args}
 	if m.From != nil && m.From.ID != telegramGroupAnonymousBot {
-		c.userID = m.From.ID
+		c.UserID = m.From.ID
 	}
 
 	if !b.allow(ctx, chat.ID, func() { b.notifyFlood(ctx, c) }) {
@@ -129,59 +143,54 @@ func (b *Bot) onMessage(ctx context.Context, m *telegram.Message) error {
 	}
 	if err := b.loadReader(ctx, c); err != nil {
 		// Still answer: the reader must not be left talking to silence.
-		_ = b.reply(ctx, c, "bot_error")
+		_ = c.Reply(ctx, "bot_error")
 		return err
 	}
 	if !isCmd {
-		return b.reply(ctx, c, "bot_plain_text")
+		return c.Reply(ctx, "bot_plain_text")
 	}
 	cmd := b.command(name)
-	if cmd != nil && cmd.Admin && !b.isAdmin(c.userID) {
+	if cmd != nil && cmd.Admin && !b.isAdmin(c.UserID) {
 		// Answered as unknown below; the attempt is worth a line for whoever runs the bot.
-		b.log.Warn("bot: admin command from a non-admin", "command", name, "user_id", c.userID, "chat_id", chat.ID)
+		b.log.Warn("admin command from a non-admin", "command", name, "user_id", c.UserID, "chat_id", chat.ID)
 	}
-	if cmd == nil || (cmd.Admin && !b.isAdmin(c.userID)) {
+	if cmd == nil || (cmd.Admin && !b.isAdmin(c.UserID)) {
 		if group && at == "" {
 			return nil // probably another bot's command
 		}
-		return b.reply(ctx, c, "bot_unknown_command")
+		return c.Reply(ctx, "bot_unknown_command")
 	}
 	if group && cmd.Changes {
-		ok, err := b.mayChangeGroup(ctx, chat.ID, m, c.userID)
+		ok, err := b.mayChangeGroup(ctx, chat.ID, m, c.UserID)
 		if err != nil {
-			_ = b.reply(ctx, c, "bot_error")
+			_ = c.Reply(ctx, "bot_error")
 			return err
 		}
 		if !ok {
-			return b.reply(ctx, c, "bot_group_admin_only")
+			return c.Reply(ctx, "bot_group_admin_only")
 		}
 	}
-	if err := cmd.Run(b, ctx, c); err != nil {
-		return fmt.Errorf("/%s in %d: %w", cmd.Name, c.chatID, err)
+	if err := cmd.Run(ctx, c); err != nil {
+		return fmt.Errorf("/%s in %d: %w", cmd.Name, c.ChatID, err)
 	}
 	return nil
 }
 
-// reply sends the message id in the language of the call.
-func (b *Bot) reply(ctx context.Context, c *call, id string) error {
-	return b.send(ctx, c.chatID, esc(b.t(c.lang, id, nil)), nil)
-}
-
 // loadReader fills the reader and the language to answer in: the reader's own choice, else
 // their Telegram language, else DEFAULT_LANGUAGE.
-func (b *Bot) loadReader(ctx context.Context, c *call) error {
+func (b *Bot) loadReader(ctx context.Context, c *Call) error {
 	var code string
 	if c.msg != nil && c.msg.From != nil {
 		code = c.msg.From.LanguageCode
 	}
-	c.lang = b.langOf(code)
-	if c.lang == "" {
-		c.lang = b.defLang
+	c.Lang = b.langOf(code)
+	if c.Lang == "" {
+		c.Lang = b.defLang
 	}
-	r, ok, err := b.readers.Get(ctx, c.chatID)
+	r, ok, err := b.readers.Get(ctx, c.ChatID)
 	if errors.Is(err, subscriber.ErrCorrupt) {
 		// Answered as a stranger, so /start can write a good record over it.
-		b.log.Error("bot: unreadable reader record; treating the chat as new", "chat_id", c.chatID, "err", err)
+		b.log.Error("unreadable reader record; treating the chat as new", "chat_id", c.ChatID, "err", err)
 		r, ok, err = subscriber.Reader{}, false, nil
 	}
 	if err != nil {
@@ -189,196 +198,34 @@ func (b *Bot) loadReader(ctx context.Context, c *call) error {
 	}
 	c.reader, c.known = r, ok
 	if ok && slices.Contains(b.langs, r.Lang) {
-		c.lang = r.Lang
+		c.Lang = r.Lang
 	}
 	return nil
 }
 
-// active reports whether the chat is a subscribed reader; /topics and /language need one.
-func (c *call) active() bool { return c.known && c.reader.Status == subscriber.Active }
-
-// deepLink is what a /start payload asks for.
-type deepLink struct{ lang, topic string }
-
-// parseDeepLink reads "politics", "ru", "ru_politics" (or "politics_ru"). ok is false for a
-// payload that is malformed or names an unknown language or topic.
-func (b *Bot) parseDeepLink(payload string) (deepLink, bool) {
-	if payload == "" {
-		return deepLink{}, true
-	}
-	if len(payload) > 64 {
-		return deepLink{}, false
-	}
-	for _, r := range payload {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return deepLink{}, false
-		}
-	}
-	p := strings.ToLower(payload)
-	switch {
-	case slices.Contains(b.topics, p):
-		return deepLink{topic: p}, true
-	case slices.Contains(b.langs, p):
-		return deepLink{lang: p}, true
-	}
-	// Topic slugs may hold "_" themselves, so try the language on either end.
-	if l, t, ok := strings.Cut(p, "_"); ok && slices.Contains(b.langs, l) && slices.Contains(b.topics, t) {
-		return deepLink{lang: l, topic: t}, true
-	}
-	if i := strings.LastIndex(p, "_"); i > 0 {
-		if t, l := p[:i], p[i+1:]; slices.Contains(b.langs, l) && slices.Contains(b.topics, t) {
-			return deepLink{lang: l, topic: t}, true
-		}
-	}
-	return deepLink{}, false
-}
-
-// cmdStart subscribes the chat: a new reader follows all topics of their language (or what
-// the deep link names); a stopped reader comes back with their earlier choices.
-func (b *Bot) cmdStart(ctx context.Context, c *call) error {
-	link, valid := b.parseDeepLink(c.args)
-	greeting := "bot_welcome"
-	// Read, change and write in one atomic step of the store: another running copy may be
-	// applying this reader's button press right now, and saving the record read earlier
-	// would undo it.
-	r, err := b.readers.Update(ctx, c.chatID, func(r *subscriber.Reader, exists bool) error {
-		if exists {
-			greeting = "bot_welcome_back"
-			if r.Status == subscriber.Active {
-				greeting = "bot_already"
-			}
-			r.Status = subscriber.Active
-			if link.lang != "" && !slices.Contains(r.Langs, link.lang) {
-				r.Langs = append(r.Langs, link.lang)
-			}
-			if link.topic != "" && !r.AllTopics && !slices.Contains(r.Topics, link.topic) {
-				r.Topics = append(r.Topics, link.topic)
-			}
-		} else {
-			greeting = "bot_welcome"
-			lang := c.lang
-			if link.lang != "" && c.msg.From != nil && b.langOf(c.msg.From.LanguageCode) == "" {
-				// Telegram's language is none of ours: the link's language is the better guess.
-				lang = link.lang
-			}
-			*r = subscriber.Reader{
-				ChatID:    c.chatID,
-				Lang:      lang,
-				Langs:     []string{lang},
-				AllTopics: link.topic == "",
-				Status:    subscriber.Active,
-				Group:     c.group,
-			}
-			if link.lang != "" {
-				r.Langs = []string{link.lang}
-			}
-			if link.topic != "" {
-				r.Topics = []string{link.topic}
-			}
-			if c.msg.From != nil && validLangCode(c.msg.From.LanguageCode) {
-				// Only a hint for later: one the store would refuse is left out, not
-				// allowed to stop the subscription.
-				r.LangCode = c.msg.From.LanguageCode
-			}
-		}
-		*r = b.configured(*r)
-		return nil
-	})
-	if err != nil {
-		_ = b.reply(ctx, c, "bot_error")
-		return fmt.Errorf("save reader: %w", err)
-	}
-	c.lang = r.Lang
-	text := b.welcomeText(r, greeting)
-	if !valid {
-		text = esc(b.t(r.Lang, "bot_link_invalid", nil)) + "\n\n" + text
-	}
-	return b.send(ctx, c.chatID, text, b.startKeyboard(r))
-}
-
-// validLangCode reports whether a Telegram language_code is an IETF tag the store keeps.
-func validLangCode(code string) bool {
-	if len(code) > 35 {
-		return false
-	}
-	for _, r := range code {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// configured drops languages and topics that LANGUAGES and TOPICS no longer hold, so that
-// a reader saved under an older configuration can still come back (the store refuses
-// unknown ones).
-func (b *Bot) configured(r subscriber.Reader) subscriber.Reader {
-	if !slices.Contains(b.langs, r.Lang) {
-		r.Lang = b.defLang
-	}
-	known := func(list []string) func(string) bool {
-		return func(s string) bool { return !slices.Contains(list, s) }
-	}
-	r.Langs = slices.DeleteFunc(slices.Clone(r.Langs), known(b.langs))
-	r.Topics = slices.DeleteFunc(slices.Clone(r.Topics), known(b.topics))
-	if len(r.Langs) == 0 {
-		r.Langs = []string{r.Lang}
-	}
-	return r
-}
-
-// welcomeText is the /start message: greeting, what the reader gets, how to change it.
-// It names no topics, so that a topic press edits only the keyboard under it.
-func (b *Bot) welcomeText(r subscriber.Reader, greeting string) string {
-	lines := []string{
-		esc(b.t(r.Lang, greeting, nil)),
-		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langsInText(r.Lang, r.Langs)})),
-		"",
-		esc(b.t(r.Lang, "bot_start_hint", nil)),
-	}
-	return strings.Join(lines, "\n")
-}
-
-// statusTopics says which topics the reader follows, with the right plural form.
-func (b *Bot) statusTopics(r subscriber.Reader) string {
-	switch {
-	case r.AllTopics:
-		return b.t(r.Lang, "bot_status_all_topics", nil)
-	case len(r.Topics) == 0:
-		return b.t(r.Lang, "bot_status_no_topics", nil)
-	}
-	// In quotes, as in «Вы подписались на тему «Спорт»»: a bare capitalised name would be
-	// wrong mid-sentence in Kazakh and Russian.
-	names := make([]string, 0, len(r.Topics))
-	for _, t := range r.Topics {
-		names = append(names, "«"+b.topicName(r.Lang, t)+"»")
-	}
-	return b.texts.Plural(r.Lang, "bot_status_topics", len(r.Topics), map[string]any{"Topics": strings.Join(names, ", ")})
-}
-
-func (b *Bot) cmdTopics(ctx context.Context, c *call) error {
+func (b *Bot) cmdTopics(ctx context.Context, c *Call) error {
 	if !c.active() {
-		return b.reply(ctx, c, "bot_not_subscribed")
+		return c.Reply(ctx, "bot_not_subscribed")
 	}
 	// The text names no topics: a press edits only the keyboard, and the answer to the press
 	// says what changed.
-	return b.send(ctx, c.chatID, esc(b.t(c.lang, "bot_topics_title", nil)), b.topicsKeyboard(c.reader, viewTopics))
+	return c.Send(ctx, Escape(b.t(c.Lang, "bot_topics_title", nil)), b.topicsKeyboard(c.reader, viewTopics))
 }
 
-func (b *Bot) cmdLanguage(ctx context.Context, c *call) error {
+func (b *Bot) cmdLanguage(ctx context.Context, c *Call) error {
 	if !c.active() {
-		return b.reply(ctx, c, "bot_not_subscribed")
+		return c.Reply(ctx, "bot_not_subscribed")
 	}
-	return b.send(ctx, c.chatID, b.languageText(c.reader), b.languageKeyboard(c.reader))
+	return c.Send(ctx, b.languageText(c.reader), b.languageKeyboard(c.reader))
 }
 
 // languageText explains the two rows of the /language keyboard.
 func (b *Bot) languageText(r subscriber.Reader) string {
 	return strings.Join([]string{
-		esc(b.t(r.Lang, "bot_language_current", map[string]any{"Lang": b.langsInText(r.Lang, []string{r.Lang})})),
-		esc(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langsInText(r.Lang, r.Langs)})),
+		Escape(b.t(r.Lang, "bot_language_current", map[string]any{"Lang": b.langsInText(r.Lang, []string{r.Lang})})),
+		Escape(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langsInText(r.Lang, r.Langs)})),
 		"",
-		esc(b.t(r.Lang, "bot_language_hint", nil)),
+		Escape(b.t(r.Lang, "bot_language_hint", nil)),
 	}, "\n")
 }
 
@@ -388,54 +235,54 @@ const latestCount = 5
 // maxListedTitle keeps five long titles well inside one 4096-character message.
 const maxListedTitle = 300
 
-func (b *Bot) cmdLatest(ctx context.Context, c *call) error {
-	langs := []string{c.lang}
+func (b *Bot) cmdLatest(ctx context.Context, c *Call) error {
+	langs := []string{c.Lang}
 	if c.known && len(c.reader.Langs) > 0 {
 		langs = c.reader.Langs
 	}
 	stories, err := b.stories.Latest(ctx, langs, latestCount)
 	if err != nil {
-		_ = b.reply(ctx, c, "bot_latest_error")
+		_ = c.Reply(ctx, "bot_latest_error")
 		return fmt.Errorf("latest stories: %w", err)
 	}
 	if len(stories) == 0 {
-		return b.reply(ctx, c, "bot_latest_empty")
+		return c.Reply(ctx, "bot_latest_empty")
 	}
 	var sb strings.Builder
-	sb.WriteString("<b>" + esc(b.t(c.lang, "bot_latest_title", nil)) + "</b>")
+	sb.WriteString("<b>" + Escape(b.t(c.Lang, "bot_latest_title", nil)) + "</b>")
 	for i, a := range stories {
 		if i == latestCount {
 			break
 		}
-		fmt.Fprintf(&sb, "\n\n%d. <a href=\"%s\">%s</a>\n<i>%s</i>", i+1, esc(a.URL),
-			esc(truncate(a.Title, maxListedTitle)), esc(b.texts.Date(c.lang, a.PublishedAt.In(b.loc))))
+		fmt.Fprintf(&sb, "\n\n%d. <a href=\"%s\">%s</a>\n<i>%s</i>", i+1, Escape(a.URL),
+			Escape(Truncate(a.Title, maxListedTitle)), Escape(b.texts.Date(c.Lang, a.PublishedAt.In(b.loc))))
 	}
-	return b.send(ctx, c.chatID, sb.String(), nil)
+	return c.Send(ctx, sb.String(), nil)
 }
 
-func (b *Bot) cmdStop(ctx context.Context, c *call) error {
+func (b *Bot) cmdStop(ctx context.Context, c *Call) error {
 	if !c.active() {
-		return b.reply(ctx, c, "bot_stop_not_subscribed")
+		return c.Reply(ctx, "bot_stop_not_subscribed")
 	}
-	if err := b.readers.SetStatus(ctx, c.chatID, subscriber.Stopped); err != nil {
-		_ = b.reply(ctx, c, "bot_error")
+	if err := b.readers.SetStatus(ctx, c.ChatID, subscriber.Stopped); err != nil {
+		_ = c.Reply(ctx, "bot_error")
 		return fmt.Errorf("stop reader: %w", err)
 	}
-	return b.reply(ctx, c, "bot_stop_done")
+	return c.Reply(ctx, "bot_stop_done")
 }
 
-func (b *Bot) cmdHelp(ctx context.Context, c *call) error {
-	return b.send(ctx, c.chatID, b.helpText(c.lang, b.isAdmin(c.userID)), nil)
+func (b *Bot) cmdHelp(ctx context.Context, c *Call) error {
+	return c.Send(ctx, b.helpText(c.Lang, b.isAdmin(c.UserID)), nil)
 }
 
 // helpText lists the commands a user may run, with the same descriptions as the menu.
 func (b *Bot) helpText(lang string, admin bool) string {
-	lines := []string{esc(b.t(lang, "bot_help_title", nil))}
+	lines := []string{Escape(b.t(lang, "bot_help_title", nil))}
 	for _, cmd := range b.commands {
 		if cmd.Admin && !admin || !cmd.Admin && !cmd.Menu {
 			continue
 		}
-		lines = append(lines, "/"+cmd.Name+" — "+esc(b.t(lang, "bot_cmd_"+cmd.Name, nil)))
+		lines = append(lines, "/"+cmd.Name+" — "+Escape(b.t(lang, "bot_cmd_"+cmd.Name, nil)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -461,64 +308,44 @@ func (b *Bot) menu(lang string) []telegram.BotCommand {
 		if !cmd.Menu || cmd.Admin {
 			continue
 		}
-		out = append(out, telegram.BotCommand{Command: cmd.Name, Description: truncate(b.t(lang, "bot_cmd_"+cmd.Name, nil), 256)})
+		out = append(out, telegram.BotCommand{Command: cmd.Name, Description: Truncate(b.t(lang, "bot_cmd_"+cmd.Name, nil), 256)})
 	}
 	return out
 }
 
-// t is the message id in lang (English when lang lacks it).
-func (b *Bot) t(lang, id string, data map[string]any) string {
-	return b.texts.T(lang, id, data)
-}
-
-// topicName is the topic's name in lang, or its slug for a topic nobody translated.
-func (b *Bot) topicName(lang, slug string) string {
-	id := "topic_" + slug
-	if s := b.texts.T(lang, id, nil); s != id && s != "" {
-		return s
-	}
-	return slug
-}
-
-// langNames lists languages by their names in lang: "Kazakh, Russian".
-func (b *Bot) langNames(lang string, langs []string) string {
-	names := make([]string, 0, len(langs))
-	for _, l := range langs {
-		id := "lang_" + l
-		s := b.texts.T(lang, id, nil)
-		if s == id || s == "" {
-			s = l
+// RegisterAdminCommands gives each admin's private chat a command menu that adds the Admin
+// commands (the desk's /publish, /stats, /audit) to the readers' commands (scope "chat"), so
+// editors find them while the public menu never shows them. Run at start-up after
+// RegisterCommands. An admin who never opened the bot has no chat yet (Telegram answers
+// "chat not found"): they get the public menu, and the commands still work.
+func (b *Bot) RegisterAdminCommands(ctx context.Context) error {
+	var errs []error
+	for _, id := range b.admins {
+		scope := map[string]any{"type": "chat", "chat_id": id}
+		for _, lang := range append(slices.Clone(b.langs), "") {
+			menuLang := lang
+			if menuLang == "" {
+				menuLang = b.defLang
+			}
+			p := map[string]any{"commands": b.adminMenu(menuLang), "scope": scope}
+			if lang != "" {
+				p["language_code"] = lang
+			}
+			if _, err := b.api.Call(ctx, "setMyCommands", p); err != nil {
+				errs = append(errs, fmt.Errorf("set admin commands of %d (%q): %w", id, lang, err))
+				break // the same chat would fail the same way in every language
+			}
 		}
-		names = append(names, s)
 	}
-	return strings.Join(names, ", ")
+	return errors.Join(errs...)
 }
 
-// langsInText lists languages as they stand inside a sentence in lang: «казахский, русский».
-// Kazakh and Russian write language names in lower case there; the capitalised lang_* names
-// are for headings (/stats) and buttons.
-func (b *Bot) langsInText(lang string, langs []string) string {
-	names := make([]string, 0, len(langs))
-	for _, l := range langs {
-		id := "bot_lang_" + l
-		s := b.texts.T(lang, id, nil)
-		if s == id || s == "" {
-			s = b.langNames(lang, []string{l})
+func (b *Bot) adminMenu(lang string) []telegram.BotCommand {
+	out := b.menu(lang)
+	for _, cmd := range b.commands {
+		if cmd.Admin {
+			out = append(out, telegram.BotCommand{Command: cmd.Name, Description: Truncate(b.t(lang, "bot_cmd_"+cmd.Name, nil), 256)})
 		}
-		names = append(names, s)
 	}
-	return strings.Join(names, ", ")
-}
-
-// esc escapes text for Telegram's HTML parse mode. html.EscapeString writes ' and " as
-// numeric entities, which Telegram accepts (it knows only four named ones).
-func esc(s string) string { return html.EscapeString(s) }
-
-// truncate cuts s to at most n runes, marking the cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimSpace(string(r[:n-1])) + "…"
+	return out
 }

@@ -28,7 +28,7 @@ func (b *Bot) mayChangeGroup(ctx context.Context, chatID int64, m *telegram.Mess
 	case err == nil:
 		return v == "1", nil
 	case !errors.Is(err, redis.Nil):
-		b.log.Warn("bot: read the group-admin cache", "chat_id", chatID, "err", err)
+		b.log.Warn("read the group-admin cache", "chat_id", chatID, "err", err)
 	}
 	member, err := b.api.GetChatMember(ctx, chatID, userID)
 	if err != nil {
@@ -40,7 +40,7 @@ func (b *Bot) mayChangeGroup(ctx context.Context, chatID int64, m *telegram.Mess
 		flag = "1"
 	}
 	if err := b.rdb.Set(ctx, key, flag, b.adminTTL).Err(); err != nil {
-		b.log.Warn("bot: write the group-admin cache", "chat_id", chatID, "err", err)
+		b.log.Warn("write the group-admin cache", "chat_id", chatID, "err", err)
 	}
 	return admin, nil
 }
@@ -68,7 +68,7 @@ func (b *Bot) onMyChatMember(ctx context.Context, u *telegram.ChatMemberUpdated)
 		if err := b.readers.SetStatus(ctx, chat.ID, subscriber.Blocked); err != nil {
 			return fmt.Errorf("mark reader %d blocked: %w", chat.ID, err)
 		}
-		b.log.Info("bot: removed from chat", "chat_id", chat.ID, "status", u.NewChatMember.Status)
+		b.log.Info("removed from chat", "chat_id", chat.ID, "status", u.NewChatMember.Status)
 	case "member", "administrator":
 		old := u.OldChatMember.Status
 		if !group || (old != "left" && old != "kicked" && old != "") {
@@ -78,7 +78,7 @@ func (b *Bot) onMyChatMember(ctx context.Context, u *telegram.ChatMemberUpdated)
 		if lang == "" {
 			lang = b.defLang
 		}
-		return b.send(ctx, chat.ID, esc(b.t(lang, "bot_group_added", nil)), nil)
+		return b.send(ctx, chat.ID, Escape(b.t(lang, "bot_group_added", nil)), nil)
 	}
 	return nil
 }

@@ -11,8 +11,10 @@ import (
 const testGroup int64 = -1001234567890
 
 func TestGroupOnlyAdminsChangeTheSubscription(t *testing.T) {
+	t.Parallel()
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			w := words[lang]
 			member := who{id: 11, lang: lang}
@@ -57,6 +59,7 @@ func TestGroupOnlyAdminsChangeTheSubscription(t *testing.T) {
 }
 
 func TestGroupAdminStatusIsCached(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	admin := who{id: 21, lang: "en"}
 	h.tg.SetChatMember(testGroup, admin.id, "creator")
@@ -80,6 +83,7 @@ func TestGroupAdminStatusIsCached(t *testing.T) {
 }
 
 func TestGroupAnonymousAdmin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	u := message(testGroup, who{id: telegramGroupAnonymousBot}, "/start")
 	m := u["message"].(map[string]any)
@@ -95,6 +99,7 @@ func TestGroupAnonymousAdmin(t *testing.T) {
 }
 
 func TestGroupIgnoresWhatIsNotForTheBot(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	admin := who{id: 31, lang: "ru"}
 	h.tg.SetChatMember(testGroup, admin.id, "administrator")
@@ -113,6 +118,7 @@ func TestGroupIgnoresWhatIsNotForTheBot(t *testing.T) {
 }
 
 func TestMyChatMember(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	reader := who{id: 41, lang: "ru"}
 	h.say(reader, "/start")
@@ -158,6 +164,7 @@ func TestMyChatMember(t *testing.T) {
 }
 
 func TestGroupMigration(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	admin := who{id: 51, lang: "en"}
 	const oldGroup, newGroup int64 = -4001, -1004001

@@ -31,10 +31,12 @@ func (f FloodLimit) withDefaults() FloodLimit {
 	return f
 }
 
-// floodLua counts an update of a chat in a fixed window. Returns 0: allowed; 1: over the
-// limit and the chat has not been told yet; 2: over the limit, already told. The note key
-// is refreshed on every refused update, so a chat that keeps flooding is told once, and
-// told again only after a quiet window.
+// floodLua counts an update of a chat in a fixed window. KEYS[1] the counter
+// (keyFlood), KEYS[2] the note (keyFloodNote); ARGV[1] the events allowed per window,
+// ARGV[2] the window in ms. Returns 0: allowed; 1: over the limit and the chat has not been
+// told yet; 2: over the limit, already told. The note key is refreshed on every refused
+// update, so a chat that keeps flooding is told once, and told again only after a quiet
+// window.
 const floodLua = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -54,13 +56,13 @@ func (b *Bot) allow(ctx context.Context, chatID int64, notify func()) bool {
 		[]string{keyFlood(b.prefix, chatID), keyFloodNote(b.prefix, chatID)},
 		b.flood.Events, b.flood.Window.Milliseconds()).Int()
 	if err != nil {
-		b.log.Warn("bot: flood limiter unavailable; answering anyway", "chat_id", chatID, "err", err)
+		b.log.Warn("flood limiter unavailable; answering anyway", "chat_id", chatID, "err", err)
 		return true
 	}
 	if res == 0 {
 		return true
 	}
-	b.log.Info("bot: chat slowed", "chat_id", chatID)
+	b.log.Info("chat slowed", "chat_id", chatID)
 	if res == 1 && notify != nil {
 		notify()
 	}
@@ -68,11 +70,11 @@ func (b *Bot) allow(ctx context.Context, chatID int64, notify func()) bool {
 }
 
 // notifyFlood tells a chat, once per burst, to wait.
-func (b *Bot) notifyFlood(ctx context.Context, c *call) {
+func (b *Bot) notifyFlood(ctx context.Context, c *Call) {
 	if err := b.loadReader(ctx, c); err != nil {
-		b.log.Warn("bot: load reader for the flood notice", "chat_id", c.chatID, "err", err)
+		b.log.Warn("load reader for the flood notice", "chat_id", c.ChatID, "err", err)
 	}
-	if err := b.reply(ctx, c, "bot_flood"); err != nil {
-		b.log.Warn("bot: send the flood notice", "chat_id", c.chatID, "err", err)
+	if err := c.Reply(ctx, "bot_flood"); err != nil {
+		b.log.Warn("send the flood notice", "chat_id", c.ChatID, "err", err)
 	}
 }

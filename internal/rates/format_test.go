@@ -62,7 +62,7 @@ func TestFormatStale(t *testing.T) {
 	s.Stale = true
 	for lang, want := range map[string]string{
 		"kk": "⚠️ Бағамды жаңарту мүмкін болмады. Бағам күні: 14 қыркүйек 2022. Соңғы жаңарту: 14 қыркүйек 2022, 10:00.",
-		"ru": "⚠️ Обновить курс не удалось. Курс на 14 сентября 2022, последнее обновление: 14 сентября 2022, 10:00.",
+		"ru": "⚠️ Обновить курс не удалось. Курс на 14 сентября 2022. Последнее обновление: 14 сентября 2022, 10:00.",
 		"en": "⚠️ The rates could not be updated. Rates for 14 September 2022, last updated 14 September 2022, 10:00.",
 	} {
 		got := Format(b, lang, s, loc)

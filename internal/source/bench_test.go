@@ -7,31 +7,31 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/redistest"
 )
 
 // BenchmarkDirRenameToHandler measures the directory path end to end: from a file's rename
 // into the watched directory (how a CMS export or an editor saves) to the story handed to the
-// handler, through fsnotify, read, parse, validation and the Redis claim/confirm. Reported:
+// sink, through fsnotify, read, parse, validation and the Redis claim/confirm. Reported:
 // median-ms and p95-ms of the per-story latencies (goal: median under 50 ms).
 func BenchmarkDirRenameToHandler(b *testing.B) {
 	rdb, prefix := redistest.New(b)
 	st := NewStore(rdb, prefix, StoreOptions{})
-	got := make(chan time.Time, 1)
-	deps := Deps{Store: st, Rules: testRules, Owner: "bench", Handler: func(ctx context.Context, ev Event) error {
-		got <- time.Now()
-		return nil
-	}}
+	rec := newRecorder()
+	deps := Deps{Store: st, Rules: testRules, Owner: "bench", Sink: rec}
 	dir := b.TempDir()
 	d := NewDir(deps, dir, DirOptions{Rescan: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitInitialisedB(b, st, d.opt.Name)
+	waitInitialised(b, st, d.opt.Name)
 
 	base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	lat := make([]time.Duration, 0, b.N)
@@ -49,8 +49,8 @@ func BenchmarkDirRenameToHandler(b *testing.B) {
 			b.Fatal(err)
 		}
 		select {
-		case at := <-got:
-			lat = append(lat, at.Sub(start))
+		case <-rec.ch:
+			lat = append(lat, time.Since(start))
 		case <-time.After(10 * time.Second):
 			b.Fatalf("story %d not handed on within 10s", i)
 		}
@@ -62,36 +62,59 @@ func BenchmarkDirRenameToHandler(b *testing.B) {
 }
 
 // BenchmarkDirRescan10000Unchanged measures the safety-net rescan of a directory of 10,000
-// article files none of which changed: a stat per file, no read, no Redis round trip.
+// article files none of which changed: a stat per file, no read, and one Redis round trip
+// per rescan (the first-start marker), none per file.
 func BenchmarkDirRescan10000Unchanged(b *testing.B) {
 	dir := rescanFixture(b)
 	rdb, prefix := redistest.New(b)
 	st := NewStore(rdb, prefix, StoreOptions{KeepPerLang: 10_000})
-	handed := 0
-	deps := Deps{Store: st, Rules: testRules, Owner: "bench", Handler: func(context.Context, Event) error {
-		handed++
-		return nil
-	}}
+	rec := newRecorder()
+	deps := Deps{Store: st, Rules: testRules, Owner: "bench", Sink: rec}
 	d := NewDir(deps, dir, DirOptions{})
+	if err := d.openRoot(); err != nil {
+		b.Fatal(err)
+	}
+	defer d.root.Close()
 	ctx := context.Background()
-	if err := d.start(ctx); err != nil {
+	if err := d.look(ctx); err != nil {
 		b.Fatal(err)
 	}
 	if len(d.files) != rescanFiles {
 		b.Fatalf("%d files known after the first pass, want %d", len(d.files), rescanFiles)
 	}
-	// Unchanged files must not touch Redis: with the client closed, any round trip would
-	// make a file fail and be scheduled for a retry.
-	_ = rdb.Close()
+	cmds := &commandCounter{}
+	rdb.AddHook(cmds)
 	b.ResetTimer()
 	for range b.N {
 		d.rescan(ctx)
 	}
 	b.StopTimer()
-	if handed != 0 || len(d.retries) != 0 {
-		b.Fatalf("a rescan of unchanged files handed on %d and scheduled %d retries", handed, len(d.retries))
+	if n := len(rec.all()); n != 0 || len(d.retries) != 0 {
+		b.Fatalf("a rescan of unchanged files handed on %d and scheduled %d retries", n, len(d.retries))
+	}
+	if n := cmds.n.Load(); n != int64(b.N) {
+		b.Fatalf("%d Redis commands in %d rescans of unchanged files, want one each", n, b.N)
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/rescan")
+}
+
+// commandCounter is a go-redis hook counting the commands sent.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
 }
 
 const rescanFiles = 10_000
@@ -112,7 +135,7 @@ func rescanFixture(b *testing.B) string {
 		}
 		base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 		for i := range rescanFiles {
-			a := story(fmt.Sprintf("r-%05d", i), []string{"kk", "ru", "en"}[i%3], base.Add(time.Duration(i)*time.Minute))
+			a := story(fmt.Sprintf("r-%05d", i), []string{"kk", "ru", "en"}[i%3], base.Add(-time.Duration(i)*time.Minute))
 			if rescanErr = os.WriteFile(filepath.Join(rescanDir, a.ID+".json"), mustJSON(b, a), 0o644); rescanErr != nil {
 				return
 			}
@@ -123,21 +146,6 @@ func rescanFixture(b *testing.B) string {
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(rescanDir) })
 	return rescanDir
-}
-
-func waitInitialisedB(b *testing.B, st *Store, name string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok, err := st.initialised(context.Background(), name); err != nil {
-			b.Fatal(err)
-		} else if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s never initialised", name)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

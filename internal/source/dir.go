@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
 	"newsbot/internal/article"
+	"newsbot/internal/backoff"
 )
 
 // DirOptions tune the directory watcher; the zero value gives the defaults.
@@ -39,13 +39,21 @@ type DirOptions struct {
 // right after it was written is read again after Debounce (a writer may not be done); it is
 // reported invalid only when it has stayed unchanged for Settle, and read again whenever it
 // changes. Deleting a file does nothing: a story is withdrawn with "retracted": true.
+//
+// Files are read through an os.Root of the directory: a symbolic link is followed only to a
+// file inside it; one that leads out (to /etc/passwd, another directory's JSON) is refused
+// and never opened. Only regular files are read (a FIFO or device named .json is refused),
+// and none over article.MaxSize: the size is taken from the open file, before reading.
 type Dir struct {
 	deps    Deps
 	dir     string
 	opt     DirOptions
+	root    *os.Root // opened by Run
 	files   map[string]*fileState
 	retries map[string]time.Time
 	scans   uint64 // rescans done; see fileState.scan
+	started bool   // this copy has done the first start once: a later one backfills nothing
+	seeding bool   // inside seed: process hands on without looking for the marker
 
 	byID         map[string]string // article id -> the file that last carried it
 	sharedWarned map[string]bool   // file pairs already reported as sharing an id
@@ -61,13 +69,15 @@ const (
 )
 
 type fileState struct {
-	mod    time.Time
-	size   int64
-	sum    [sha256.Size]byte
-	status fileStatus
-	fails  int
-	scan   uint64 // the last rescan that saw the file
-	id     string // article id of the last valid content
+	mod     time.Time
+	size    int64
+	sum     [sha256.Size]byte
+	status  fileStatus
+	fails   int             // failed parses of the current content
+	wait    backoff.Backoff // between failed hand-ons
+	scan    uint64          // the last rescan that saw the file
+	id      string          // article id of the last valid content
+	refused bool            // refused unread (see read): not opened again while unchanged
 }
 
 // warnSharedID logs once when two files carry the same article id: each would overwrite
@@ -85,7 +95,7 @@ func (d *Dir) warnSharedID(name, id string) {
 	if !d.sharedWarned[pair] {
 		d.sharedWarned[pair] = true
 		d.deps.Log.Warn("two article files share one id; keep one of them",
-			"article_id", id, "path", filepath.Join(d.dir, name), "other_path", filepath.Join(d.dir, other))
+			"story_id", id, "path", filepath.Join(d.dir, name), "other_path", filepath.Join(d.dir, other))
 	}
 }
 
@@ -121,12 +131,6 @@ func NewDir(deps Deps, dir string, opt DirOptions) *Dir {
 	}
 }
 
-// isArticleFile tells article files from editors' temporary and backup files.
-func isArticleFile(name string) bool {
-	return strings.HasSuffix(name, ".json") &&
-		!strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "#")
-}
-
 // Run watches until ctx is done. It fails at once when the directory cannot be watched.
 func (d *Dir) Run(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
@@ -138,19 +142,24 @@ func (d *Dir) Run(ctx context.Context) error {
 	if err := w.Add(d.dir); err != nil {
 		return fmt.Errorf("watch articles dir %s: %w", d.dir, err)
 	}
+	if err := d.openRoot(); err != nil {
+		return err
+	}
+	defer d.root.Close()
 	// Redis may be down at start: keep trying (events wait in the kernel's queue; an
 	// overflow only triggers a rescan, and the first pass reads everything anyway).
-	for failures := 1; ; failures++ {
-		err := d.start(ctx)
+	b := backoff.Backoff{Min: d.opt.RetryBase, Max: d.opt.RetryMax}
+	for {
+		err := d.look(ctx)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := backoff(d.opt.RetryBase, d.opt.RetryMax, failures)
-		d.deps.Log.Warn("first pass over articles dir failed; will retry", "dir", d.dir, "error", err, "retry_in", wait.String())
-		if !sleep(ctx, wait) {
+		wait := b.Next()
+		d.deps.Log.Warn("first pass over articles dir failed; will retry", "dir", d.dir, "err", err, "retry_in", wait.String())
+		if backoff.Sleep(ctx, wait) != nil {
 			return nil
 		}
 	}
@@ -176,7 +185,7 @@ func (d *Dir) Run(ctx context.Context) error {
 			if !ok {
 				return errors.New("watch articles dir: fsnotify stopped")
 			}
-			d.deps.Log.Warn("watching articles dir; rescanning", "dir", d.dir, "error", err)
+			d.deps.Log.Warn("watching articles dir; rescanning", "dir", d.dir, "err", err)
 			d.rescan(ctx)
 		case <-rescan.C:
 			d.rescan(ctx)
@@ -190,6 +199,15 @@ func (d *Dir) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+func (d *Dir) openRoot() error {
+	root, err := os.OpenRoot(d.dir)
+	if err != nil {
+		return fmt.Errorf("open articles dir: %w", err)
+	}
+	d.root = root
+	return nil
 }
 
 func (d *Dir) resetRetry(t *time.Timer) {
@@ -206,18 +224,45 @@ func (d *Dir) resetRetry(t *time.Timer) {
 	t.Reset(max(time.Until(first), 0))
 }
 
-// start is the first pass. At the very first start of this source the stories already there
-// are recorded as seen (the newest Backfill of them are handed on); later starts hand on
-// whatever appeared or changed while newsbot was stopped.
-func (d *Dir) start(ctx context.Context) error {
-	_, done, err := d.deps.Store.initialised(ctx, d.opt.Name)
-	if err != nil {
+// look is a pass over the directory: a rescan, or the first start when the source's marker
+// is missing in Redis (newsbot's very first start, or Redis emptied since).
+func (d *Dir) look(ctx context.Context) error {
+	ran, err := d.firstStart(ctx)
+	if err != nil || ran {
 		return err
 	}
-	if done {
-		d.rescan(ctx)
-		return nil
+	d.rescanFiles(ctx)
+	return nil
+}
+
+// firstStart runs when the source has no first-start marker in Redis: the stories already
+// there are recorded as seen (the newest Backfill of them handed on, at this copy's first
+// start only), so that Redis emptied under a running copy does not post the archive again.
+// It reports whether it ran.
+func (d *Dir) firstStart(ctx context.Context) (bool, error) {
+	_, done, err := d.deps.Store.initialised(ctx, d.opt.Name)
+	if err != nil || done {
+		d.started = d.started || done
+		return false, err
 	}
+	backfill := d.opt.Backfill
+	if d.started {
+		backfill = 0
+		d.deps.Log.Warn("first-start marker of articles dir is gone from Redis (emptied or restored?); its stories are recorded as seen again, none handed on",
+			"dir", d.dir)
+	}
+	if err := d.seed(ctx, backfill); err != nil {
+		return true, err
+	}
+	d.started = true
+	return true, nil
+}
+
+// seed records the stories in the directory as seen, except the newest backfill of them,
+// which are handed on, then sets the first-start marker.
+func (d *Dir) seed(ctx context.Context, backfill int) error {
+	d.seeding = true
+	defer func() { d.seeding = false }()
 	entries, err := d.list()
 	if err != nil {
 		return err
@@ -230,9 +275,10 @@ func (d *Dir) start(ctx context.Context) error {
 	now := time.Now()
 	for _, fi := range entries {
 		name := fi.Name()
-		data, err := os.ReadFile(filepath.Join(d.dir, name))
-		if err != nil {
-			continue // gone or unreadable: the normal path below reports it
+		data, _, refused, err := d.read(name)
+		if err != nil || refused != nil {
+			d.process(ctx, name, now) // the normal path reports it
+			continue
 		}
 		a, err := article.Parse(data, d.deps.Rules)
 		if err != nil {
@@ -241,11 +287,11 @@ func (d *Dir) start(ctx context.Context) error {
 		}
 		valid = append(valid, found{name, a})
 	}
-	// Newest first; the Backfill newest go the normal way, the rest are recorded as seen.
+	// Newest first; the backfill newest go the normal way, the rest are recorded as seen.
 	slices.SortStableFunc(valid, func(x, y found) int { return y.a.PublishedAt.Compare(x.a.PublishedAt) })
 	seeded := 0
 	for i, f := range valid {
-		if i < d.opt.Backfill {
+		if i < backfill {
 			d.process(ctx, f.name, now)
 			continue
 		}
@@ -264,36 +310,23 @@ func (d *Dir) start(ctx context.Context) error {
 		return err
 	}
 	d.deps.Log.Info("first start of articles dir: existing stories recorded as seen",
-		"dir", d.dir, "seen", seeded, "backfilled", min(d.opt.Backfill, len(valid)))
+		"dir", d.dir, "seen", seeded, "backfilled", min(backfill, len(valid)))
 	return nil
 }
 
-// list returns the article files of the directory (lstat'd, symlinks included).
-func (d *Dir) list() ([]fs.FileInfo, error) {
-	f, err := os.Open(d.dir)
-	if err != nil {
-		return nil, fmt.Errorf("read articles dir: %w", err)
+// rescan is a look from the event loop: its error is logged, and the next rescan tries again.
+func (d *Dir) rescan(ctx context.Context) {
+	if err := d.look(ctx); err != nil && ctx.Err() == nil {
+		d.deps.Log.Warn("rescanning articles dir", "dir", d.dir, "err", err)
 	}
-	defer f.Close()
-	all, err := f.Readdir(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read articles dir %s: %w", d.dir, err)
-	}
-	out := all[:0]
-	for _, fi := range all {
-		if isArticleFile(fi.Name()) && (fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0) {
-			out = append(out, fi)
-		}
-	}
-	return out, nil
 }
 
-// rescan looks at every file; unchanged ones (same mtime and size as last read) cost only
+// rescanFiles looks at every file; unchanged ones (same mtime and size as last read) cost only
 // their stat, no read and no Redis round trip.
-func (d *Dir) rescan(ctx context.Context) {
+func (d *Dir) rescanFiles(ctx context.Context) {
 	entries, err := d.list()
 	if err != nil {
-		d.deps.Log.Warn("rescanning articles dir", "dir", d.dir, "error", err)
+		d.deps.Log.Warn("rescanning articles dir", "dir", d.dir, "err", err)
 		return
 	}
 	// A generation number marks the files still there, so the ones gone can be forgotten
@@ -342,34 +375,49 @@ func (st *fileState) settled() bool { return st.status == fileDone || st.status 
 // process reads one file and hands its story on if it is new or changed.
 func (d *Dir) process(ctx context.Context, name string, now time.Time) {
 	path := filepath.Join(d.dir, name)
-	fi, err := os.Stat(path)
+	lfi, err := d.root.Lstat(name)
 	if err != nil {
 		// Deleted or renamed away: nothing to do (a withdrawal is "retracted": true).
 		d.forget(name)
 		if !errors.Is(err, fs.ErrNotExist) {
-			d.deps.Log.Warn("reading article file", "path", path, "error", err)
+			d.deps.Log.Warn("reading article file", "path", path, "err", err)
 		}
 		return
 	}
-	if !fi.Mode().IsRegular() {
-		return
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			d.deps.Log.Warn("reading article file", "path", path, "error", err)
-			d.retries[name] = now.Add(d.opt.RetryBase)
-		}
-		return
-	}
-	sum := sha256.Sum256(data)
 	st := d.files[name]
 	if st == nil {
-		st = &fileState{}
+		st = &fileState{wait: backoff.Backoff{Min: d.opt.RetryBase, Max: d.opt.RetryMax}}
 		d.files[name] = st
 	}
+	if st.refused && st.mod.Equal(lfi.ModTime()) && st.size == lfi.Size() {
+		return // refused, and the entry has not changed since: reported once, never opened again
+	}
+	data, fi, refused, err := d.read(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			d.forget(name)
+			return
+		}
+		d.deps.Log.Warn("reading article file", "path", path, "err", err)
+		d.retries[name] = now.Add(d.opt.RetryBase)
+		return
+	}
+	if refused != nil {
+		*st = fileState{mod: lfi.ModTime(), size: lfi.Size(), status: fileInvalid, wait: st.wait, scan: st.scan, refused: true}
+		field, reason := describe(refused)
+		attrs := []any{"path", path, "field", field, "reason", reason}
+		if fi != nil && fi.Mode().IsRegular() {
+			attrs = append(attrs, "size", fi.Size())
+		}
+		d.deps.Log.Warn("invalid article skipped; it is read again when the file changes", attrs...)
+		d.deps.Metrics.invalidArticle("dir")
+		return
+	}
+	st.refused = false
+	sum := sha256.Sum256(data)
 	sameContent := st.sum == sum && st.status != 0
-	st.mod, st.size = fi.ModTime(), fi.Size()
+	// The rescan compares the entry itself (a symlink's own times), as Lstat sees it.
+	st.mod, st.size = lfi.ModTime(), lfi.Size()
 	if sameContent && st.settled() {
 		return
 	}
@@ -405,17 +453,25 @@ func (d *Dir) process(ctx context.Context, name string, now time.Time) {
 	}
 	st.id = a.ID
 	d.warnSharedID(name, a.ID)
-	_, err = d.deps.handOn(ctx, "dir", a, "dir:"+path, "")
-	if err != nil {
+	if !d.seeding {
+		// Redis emptied since the last look: this is old news; the first start records
+		// it (and every other file) as seen.
+		if ran, err := d.firstStart(ctx); ran || err != nil {
+			if err != nil {
+				d.retries[name] = now.Add(st.wait.Next())
+			}
+			return
+		}
+	}
+	if _, err := d.deps.handOn(ctx, "dir", a, "dir:"+path, ""); err != nil {
 		st.status = fileHandRetry
-		st.fails++
-		d.retries[name] = now.Add(backoff(d.opt.RetryBase, d.opt.RetryMax, st.fails))
+		d.retries[name] = now.Add(st.wait.Next())
 		if !errors.Is(err, errBusy) && ctx.Err() == nil {
-			d.deps.Log.Warn("story not handed on; will retry", "path", path, "article_id", a.ID, "error", err)
+			d.deps.Log.Warn("story not handed on; will retry", "path", path, "story_id", a.ID, "err", err)
 		}
 		return
 	}
 	st.status = fileDone
-	st.fails = 0
+	st.wait.Reset()
 	delete(d.retries, name)
 }

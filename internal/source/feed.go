@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
-	gofeedext "github.com/mmcdole/gofeed/extensions"
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/article"
+	"newsbot/internal/backoff"
 )
 
 // FeedConfig is one feed: its URL and, optionally, the language of its stories (otherwise the
@@ -51,6 +51,9 @@ type FeedOptions struct {
 // conditional), backing off exponentially with jitter while a feed fails. The validators of a
 // fetch are saved only once all its stories were handed on, so a failed hand-on is retried by
 // an unconditional fetch rather than hidden behind a 304.
+//
+// A feed URL may carry credentials (https://user:password@host/rss): they are sent, never
+// shown. Every log line and error of the watcher names the feed by its URL without userinfo.
 type Feed struct {
 	deps   Deps
 	feeds  []FeedConfig
@@ -100,18 +103,6 @@ func NewFeed(deps Deps, feeds []FeedConfig, opt FeedOptions) *Feed {
 	return &Feed{deps: deps, feeds: feeds, opt: opt, client: client, topics: topics}
 }
 
-// builtinTopicNames are the section names Kazakh, Russian and English news sites use for the
-// default topic slugs (see the project glossary). Only slugs in TOPICS are ever used.
-var builtinTopicNames = map[string]string{
-	"саясат": "politics", "политика": "politics", "politics": "politics",
-	"экономика": "economy", "бизнес": "economy", "economy": "economy", "business": "economy",
-	"қоғам": "society", "общество": "society", "society": "society",
-	"әлем": "world", "мир": "world", "в мире": "world", "world": "world",
-	"спорт": "sport", "sport": "sport", "sports": "sport",
-	"мәдениет": "culture", "культура": "culture", "culture": "culture",
-	"технологиялар": "tech", "технология": "tech", "технологии": "tech", "tech": "tech", "technology": "tech",
-}
-
 // Run fetches every feed until ctx is done.
 func (f *Feed) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -126,16 +117,24 @@ func (f *Feed) Run(ctx context.Context) error {
 	return nil
 }
 
-// feedState is what one feed's loop remembers between fetches.
+// feedState is what one feed's loop remembers between fetches. Whether the feed had its
+// first fetch is not among it: that is read from Redis on every fetch.
 type feedState struct {
-	failures    int
-	invalid     map[string]string // item id -> hash of the content already reported invalid
-	langWarned  bool
-	initialised bool
+	name       string // the source's name in the store: "feed:" and the URL as configured
+	shown      string // the URL without userinfo, for logs, errors and origins
+	wait       backoff.Backoff
+	invalid    map[string]string // item id -> hash of the content already reported invalid
+	langWarned bool
+	started    bool // this copy has done the feed's first fetch once: a later one backfills nothing
 }
 
 func (f *Feed) loop(ctx context.Context, fc FeedConfig) {
-	st := &feedState{invalid: make(map[string]string)}
+	st := &feedState{
+		name:    "feed:" + fc.URL,
+		shown:   redactURL(fc.URL),
+		wait:    backoff.Backoff{Min: f.opt.Interval, Max: f.opt.RetryMax},
+		invalid: make(map[string]string),
+	}
 	for {
 		err := f.poll(ctx, fc, st)
 		if ctx.Err() != nil {
@@ -143,19 +142,14 @@ func (f *Feed) loop(ctx context.Context, fc FeedConfig) {
 		}
 		wait := f.opt.Interval
 		if err != nil {
-			st.failures++
-			wait = max(backoff(f.opt.Interval, f.opt.RetryMax, st.failures), min(f.opt.Interval, time.Second))
-			f.deps.Log.Warn("feed failed; backing off", "feed", fc.URL, "error", err,
-				"failures", st.failures, "retry_in", wait.Round(time.Millisecond).String())
+			wait = st.wait.Next()
+			f.deps.Log.Warn("feed failed; backing off", "feed", st.shown, "err", redactErr(err, fc.URL),
+				"failures", st.wait.Failures(), "retry_in", wait.Round(time.Millisecond).String())
 		} else {
-			st.failures = 0
+			st.wait.Reset()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -165,17 +159,13 @@ var errNotAllHandedOn = errors.New("not every story was handed on")
 
 // poll fetches the feed once and hands on what is new.
 func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
-	name := "feed:" + fc.URL
-	if !st.initialised {
-		_, ok, err := f.deps.Store.initialised(ctx, name)
-		if err != nil {
-			return err
-		}
-		st.initialised = ok
+	_, initialised, err := f.deps.Store.initialised(ctx, st.name)
+	if err != nil {
+		return err
 	}
 	cacheKey := f.deps.Store.keys.feedCache(fc.URL)
 	var etag, lastMod string
-	if st.initialised {
+	if initialised {
 		v, err := f.deps.Store.rdb.HMGet(ctx, cacheKey, "etag", "last_modified").Result()
 		if err != nil {
 			return fmt.Errorf("load feed validators: %w", err)
@@ -209,7 +199,7 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	if !slices.Contains(f.deps.Rules.Languages, lang) {
 		if !st.langWarned {
 			f.deps.Log.Warn("feed skipped: its language is not one of LANGUAGES; give it as lang=URL in FEEDS",
-				"feed", fc.URL, "lang", lang, "feed_language", feed.Language)
+				"feed", st.shown, "lang", lang, "feed_language", feed.Language)
 			st.langWarned = true
 		}
 		return nil
@@ -240,13 +230,15 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 				st.invalid[key] = h
 				field, reason := describe(err)
 				f.deps.Log.Warn("invalid feed item skipped; it is read again when it changes",
-					"feed", fc.URL, "article_id", a.ID, "field", field, "reason", reason)
+					"feed", st.shown, "story_id", redactURL(a.ID), "field", field, "reason", reason)
 				f.deps.Metrics.invalidArticle("feed")
 			}
 			continue
 		}
 		delete(st.invalid, a.ID)
-		valid = append(valid, a)
+		// Bidi controls are stripped after validation, as Parse does, so that a title of
+		// nothing else is reported as having no visible character.
+		valid = append(valid, a.Clean())
 	}
 	for key := range st.invalid {
 		if !inFeed[key] {
@@ -256,11 +248,19 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 	// Oldest first, so that a channel gets the stories in the order they were published.
 	slices.SortStableFunc(valid, func(x, y article.Article) int { return x.PublishedAt.Compare(y.PublishedAt) })
 
+	origin := "feed:" + st.shown
 	failed := false
-	if !st.initialised {
+	if !initialised {
+		backfill := f.opt.Backfill
+		if st.started {
+			// Redis was emptied (or restored) under this copy: the feed's stories are old news.
+			backfill = 0
+			f.deps.Log.Warn("first-start marker of feed is gone from Redis (emptied or restored?); its stories are recorded as seen again, none handed on",
+				"feed", st.shown)
+		}
 		for i, a := range valid {
-			if i >= len(valid)-f.opt.Backfill {
-				if _, err := f.deps.handOn(ctx, "feed", a, name, ""); err != nil {
+			if i >= len(valid)-backfill {
+				if _, err := f.deps.handOn(ctx, "feed", a, origin, ""); err != nil {
 					failed = true
 				}
 				continue
@@ -276,18 +276,17 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 		if failed {
 			return errNotAllHandedOn
 		}
-		if _, err := f.deps.Store.markInitialised(ctx, name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		if _, err := f.deps.Store.markInitialised(ctx, st.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
 			return err
 		}
-		st.initialised = true
-		f.deps.Log.Info("first fetch of feed: its stories recorded as seen", "feed", fc.URL,
-			"seen", len(valid)-min(f.opt.Backfill, len(valid)), "backfilled", min(f.opt.Backfill, len(valid)))
+		f.deps.Log.Info("first fetch of feed: its stories recorded as seen", "feed", st.shown,
+			"seen", len(valid)-min(backfill, len(valid)), "backfilled", min(backfill, len(valid)))
 	} else {
 		for _, a := range valid {
-			if _, err := f.deps.handOn(ctx, "feed", a, name, ""); err != nil {
+			if _, err := f.deps.handOn(ctx, "feed", a, origin, ""); err != nil {
 				failed = true
 				if !errors.Is(err, errBusy) && ctx.Err() == nil {
-					f.deps.Log.Warn("story not handed on; will retry", "feed", fc.URL, "article_id", a.ID, "error", err)
+					f.deps.Log.Warn("story not handed on; will retry", "feed", st.shown, "story_id", a.ID, "err", redactErr(err, fc.URL))
 				}
 			}
 		}
@@ -295,6 +294,7 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 			return errNotAllHandedOn
 		}
 	}
+	st.started = true
 	if err := f.saveValidators(ctx, cacheKey, newEtag, newLastMod); err != nil {
 		return err
 	}
@@ -324,7 +324,8 @@ func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body [
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feedURL, nil)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("fetch feed: %w", err)
+		// url.Parse's error quotes the URL, credentials and all.
+		return nil, "", "", errors.New("fetch feed: the URL does not parse")
 	}
 	req.Header.Set("User-Agent", f.opt.UserAgent)
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, application/json;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -336,6 +337,12 @@ func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body [
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		// The client's *url.Error quotes the URL (with the user name); the log line names the
+		// feed already, so only what went wrong is kept.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 			return nil, "", "", fmt.Errorf("fetch feed: timed out after %s: %w", f.opt.Timeout, err)
@@ -357,140 +364,4 @@ func (f *Feed) fetch(ctx context.Context, feedURL, etag, lastMod string) (body [
 		return nil, "", "", fmt.Errorf("read feed: larger than %d bytes", f.opt.MaxBytes)
 	}
 	return body, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified"), nil
-}
-
-// feedBase is what relative links in the feed are resolved against: the site link of the
-// feed (itself resolved against the feed URL), else the feed URL.
-func feedBase(feedURL string, feed *gofeed.Feed) *url.URL {
-	base, err := url.Parse(feedURL)
-	if err != nil {
-		base = &url.URL{}
-	}
-	if feed.Link != "" {
-		if l, err := base.Parse(strings.TrimSpace(feed.Link)); err == nil && l.IsAbs() {
-			return l
-		}
-	}
-	return base
-}
-
-func resolve(base *url.URL, ref string) string {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return ""
-	}
-	u, err := base.Parse(ref)
-	if err != nil {
-		return ref // left as is: validation names the field
-	}
-	return u.String()
-}
-
-// normaliseLang turns "ru-RU", "kk_KZ", "EN" into "ru", "kk", "en".
-func normaliseLang(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if i := strings.IndexAny(s, "-_"); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
-// toArticle maps a feed item to an article (not yet validated).
-func (f *Feed) toArticle(ctx context.Context, it *gofeed.Item, lang string, base *url.URL) (article.Article, error) {
-	link := it.Link
-	if link == "" && len(it.Links) > 0 {
-		link = it.Links[0]
-	}
-	link = resolve(base, link)
-	id := strings.TrimSpace(it.GUID)
-	if id == "" {
-		id = link
-	}
-	a := article.Article{
-		ID:    id,
-		URL:   link,
-		Lang:  lang,
-		Title: singleLine(it.Title),
-		Lead:  truncate(plainText(it.Description), article.MaxTextLen),
-		Body:  truncate(plainText(it.Content), article.MaxTextLen),
-	}
-	if a.Body == a.Lead {
-		a.Body = "" // many feeds repeat the summary as content
-	}
-	switch {
-	case it.PublishedParsed != nil:
-		a.PublishedAt = it.PublishedParsed.UTC()
-	case it.UpdatedParsed != nil:
-		a.PublishedAt = it.UpdatedParsed.UTC()
-	default:
-		// No date: the time first seen, kept in the store, so that the story's content (and
-		// hash) stays the same from fetch to fetch.
-		t, ok, err := f.deps.Store.publishedAt(ctx, id)
-		if err != nil {
-			return article.Article{}, err
-		}
-		if !ok {
-			t = time.Now().UTC().Truncate(time.Second)
-		}
-		a.PublishedAt = t
-	}
-	for _, c := range it.Categories {
-		slug, ok := f.topics[strings.ToLower(strings.TrimSpace(c))]
-		if ok && slices.Contains(f.deps.Rules.Topics, slug) && !slices.Contains(a.Topics, slug) {
-			a.Topics = append(a.Topics, slug)
-		}
-	}
-	a.ImageURL = resolve(base, itemImage(it))
-	switch {
-	case len(it.Authors) > 0 && it.Authors[0] != nil:
-		a.Author = singleLine(it.Authors[0].Name)
-	case it.Author != nil:
-		a.Author = singleLine(it.Author.Name)
-	case it.DublinCoreExt != nil && len(it.DublinCoreExt.Creator) > 0:
-		a.Author = singleLine(it.DublinCoreExt.Creator[0])
-	}
-	return a, nil
-}
-
-// itemImage picks the story's photo: an image enclosure, then Media RSS content or thumbnail
-// (also inside media:group), then whatever gofeed found (item image, first <img>).
-func itemImage(it *gofeed.Item) string {
-	for _, e := range it.Enclosures {
-		if e != nil && e.URL != "" && strings.HasPrefix(strings.ToLower(e.Type), "image/") {
-			return e.URL
-		}
-	}
-	if media, ok := it.Extensions["media"]; ok {
-		var contents, thumbs []ext
-		contents = append(contents, toExt(media["content"])...)
-		thumbs = append(thumbs, toExt(media["thumbnail"])...)
-		for _, g := range media["group"] {
-			contents = append(contents, toExt(g.Children["content"])...)
-			thumbs = append(thumbs, toExt(g.Children["thumbnail"])...)
-		}
-		for _, c := range contents {
-			if c.url != "" && (c.medium == "image" || strings.HasPrefix(c.typ, "image/")) {
-				return c.url
-			}
-		}
-		for _, t := range thumbs {
-			if t.url != "" {
-				return t.url
-			}
-		}
-	}
-	if it.Image != nil {
-		return it.Image.URL
-	}
-	return ""
-}
-
-type ext struct{ url, medium, typ string }
-
-func toExt(es []gofeedext.Extension) []ext {
-	out := make([]ext, 0, len(es))
-	for _, e := range es {
-		out = append(out, ext{url: e.Attrs["url"], medium: strings.ToLower(e.Attrs["medium"]), typ: strings.ToLower(e.Attrs["type"])})
-	}
-	return out
 }

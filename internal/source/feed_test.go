@@ -3,6 +3,8 @@ package source
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,9 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"newsbot/internal/article"
+	"newsbot/internal/redistest"
+	"newsbot/internal/testkit"
 )
 
 func TestFeedItemsToArticles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file, lang string
 		want       []article.Article
@@ -213,16 +218,8 @@ func (fs *feedServer) reqs() []http.Header {
 
 func (fs *feedServer) waitRequests(t *testing.T, n int) []http.Header {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r := fs.reqs(); len(r) >= n {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("feed server saw %d requests, want %d", len(fs.reqs()), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%d requests to the feed server", n), 10*time.Second, func() bool { return len(fs.reqs()) >= n })
+	return fs.reqs()
 }
 
 func readTestdata(t *testing.T, name string) string {
@@ -247,6 +244,7 @@ const newItem = `<item>
 var fastFeed = FeedOptions{Interval: 50 * time.Millisecond, Timeout: 2 * time.Second, RetryMax: 200 * time.Millisecond}
 
 func TestFeedFirstFetchSeedsThen304ThenNewItem(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")
 	fs := newFeedServer(t, rss, `"v1"`)
@@ -275,8 +273,8 @@ func TestFeedFirstFetchSeedsThen304ThenNewItem(t *testing.T) {
 
 	fs.set(strings.Replace(rss, "<item>", newItem+"<item>", 1), `"v2"`)
 	ev := e.rec.next(t)
-	if ev.Kind != New || ev.Article.ID != "egemen-321500" || !slices.Equal(ev.Article.Topics, []string{"world"}) || ev.Article.Lang != "kk" {
-		t.Fatalf("got %s %+v, want new egemen-321500 (kk, world)", ev.Kind, ev.Article)
+	if ev.Method != "Publish" || ev.Article.ID != "egemen-321500" || !slices.Equal(ev.Article.Topics, []string{"world"}) || ev.Article.Lang != "kk" {
+		t.Fatalf("got %s %+v, want new egemen-321500 (kk, world)", ev.Method, ev.Article)
 	}
 	e.rec.none(t, 300*time.Millisecond)
 
@@ -291,6 +289,7 @@ func TestFeedFirstFetchSeedsThen304ThenNewItem(t *testing.T) {
 }
 
 func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	slow := newFeedServer(t, readTestdata(t, "rss-kk.xml"), "")
 	slow.delay = time.Hour
@@ -305,11 +304,11 @@ func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
 		t.Fatalf("got %s, want the newest story of the good feed", ev.Article.ID)
 	}
 	slow.waitRequests(t, 3)
-	lines := e.logs.lines("feed failed")
+	lines := e.logs.Records("feed failed")
 	if len(lines) < 2 {
 		t.Fatalf("%d backoff log lines, want >= 2", len(lines))
 	}
-	if lines[0]["feed"] != slow.URL || !strings.Contains(lines[0]["error"].(string), "timed out after 100ms") {
+	if lines[0]["feed"] != slow.URL || !strings.Contains(lines[0]["err"].(string), "timed out after 100ms") {
 		t.Errorf("log line %v: want the slow feed and a timeout", lines[0])
 	}
 	if n := testutil.ToFloat64(e.metrics.fetches.WithLabelValues("error")); n < 2 {
@@ -318,7 +317,8 @@ func TestFeedTimeoutBacksOffOtherFeedsGoOn(t *testing.T) {
 	stop() // returns promptly although the server never answers
 }
 
-func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
+func TestFeedSinkFailureRetriedUnconditionally(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")
 	fs := newFeedServer(t, rss, `"v1"`)
@@ -327,7 +327,7 @@ func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
 
 	var mu sync.Mutex
 	fails := 1
-	e.rec.setFail(func(Event) error {
+	e.rec.setFail(func(call) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if fails > 0 {
@@ -351,6 +351,7 @@ func TestFeedHandlerFailureRetriedUnconditionally(t *testing.T) {
 }
 
 func TestFeedInvalidItemsLoggedOnceAndOversizeRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<title>Ақмола облысында жаңа мектеп ашылды</title>", "<title>  </title>", 1)
 	fs := newFeedServer(t, rss, "") // no validators: every fetch is a 200
@@ -361,8 +362,8 @@ func TestFeedInvalidItemsLoggedOnceAndOversizeRefused(t *testing.T) {
 		e.rec.next(t)
 	}
 	fs.waitRequests(t, 5)
-	lines := e.logs.lines("invalid feed item")
-	if len(lines) != 1 || lines[0]["field"] != "title" || lines[0]["article_id"] != "https://egemen.example.kz/article/321470-mektep" {
+	lines := e.logs.Records("invalid feed item")
+	if len(lines) != 1 || lines[0]["field"] != "title" || lines[0]["story_id"] != "https://egemen.example.kz/article/321470-mektep" {
 		t.Errorf("invalid-item log lines %v; want one naming the item and title", lines)
 	}
 	if n := e.invalidCount("feed"); n != 1 {
@@ -375,13 +376,14 @@ func TestFeedInvalidItemsLoggedOnceAndOversizeRefused(t *testing.T) {
 	run(t, NewFeed(e2.deps, []FeedConfig{{URL: big.URL}}, opt))
 	big.waitRequests(t, 2)
 	time.Sleep(50 * time.Millisecond)
-	if l := e2.logs.lines("feed failed"); len(l) == 0 || !strings.Contains(l[0]["error"].(string), "larger than 1024 bytes") {
+	if l := e2.logs.Records("feed failed"); len(l) == 0 || !strings.Contains(l[0]["err"].(string), "larger than 1024 bytes") {
 		t.Errorf("oversize feed logs %v; want 'larger than 1024 bytes'", l)
 	}
 	e2.rec.none(t, 10*time.Millisecond)
 }
 
 func TestFeedLanguageNotConfiguredIsSkipped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<language>kk-KZ</language>", "<language>de-DE</language>", 1)
 	fs := newFeedServer(t, rss, "")
@@ -390,12 +392,13 @@ func TestFeedLanguageNotConfiguredIsSkipped(t *testing.T) {
 	run(t, NewFeed(e.deps, []FeedConfig{{URL: fs.URL}}, opt))
 	fs.waitRequests(t, 4)
 	e.rec.none(t, 50*time.Millisecond)
-	if l := e.logs.lines("language is not one of LANGUAGES"); len(l) != 1 || l[0]["lang"] != "de" {
+	if l := e.logs.Records("language is not one of LANGUAGES"); len(l) != 1 || l[0]["lang"] != "de" {
 		t.Errorf("log lines %v; want one naming lang de", l)
 	}
 }
 
 func TestFeedRepeatedGUIDDoesNotFlipFlop(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := readTestdata(t, "rss-kk.xml")
 	dup := strings.Replace(newItem, "Астанада халықаралық форум өтті", "Астанада форум өтті (ескі нұсқа)", 1)
@@ -410,6 +413,7 @@ func TestFeedRepeatedGUIDDoesNotFlipFlop(t *testing.T) {
 }
 
 func TestFeedWithoutLanguageUsesDefaultLang(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<language>kk-KZ</language>", "", 1)
 	fs := newFeedServer(t, rss, "")
@@ -426,12 +430,13 @@ func TestFeedWithoutLanguageUsesDefaultLang(t *testing.T) {
 	run(t, NewFeed(e2.deps, []FeedConfig{{URL: fs.URL}}, opt))
 	fs.waitRequests(t, 6)
 	e2.rec.none(t, 50*time.Millisecond)
-	if l := e2.logs.lines("language is not one of LANGUAGES"); len(l) != 1 {
+	if l := e2.logs.Records("language is not one of LANGUAGES"); len(l) != 1 {
 		t.Errorf("log lines %v; want one", l)
 	}
 }
 
 func TestFeedTwoCopiesAndADirHandOnAStoryOnce(t *testing.T) {
+	t.Parallel()
 	e1 := newEnv(t)
 	e2 := newEnvOn(t, e1.store)
 	rss := readTestdata(t, "rss-kk.xml")
@@ -477,5 +482,130 @@ func TestFeedTwoCopiesAndADirHandOnAStoryOnce(t *testing.T) {
 	}
 	if count != 1 {
 		t.Errorf("story handed on %d times by two feed watchers and a dir, want 1", count)
+	}
+}
+
+// Redis emptied under a running feed watcher (FLUSHALL, or a restore of an old backup) is a
+// first fetch again: the feed's items are recorded as seen, not posted again, not even the
+// Backfill newest; an item that comes afterwards is handed on.
+func TestFeedFlushAllDoesNotRepostTheArchive(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	e := newEnvOn(t, NewStore(rdb, "flush:", StoreOptions{}))
+	rss := readTestdata(t, "rss-kk.xml")
+	fs := newFeedServer(t, rss, `"v1"`)
+	opt := fastFeed
+	opt.Backfill = 1
+	run(t, NewFeed(e.deps, []FeedConfig{{URL: fs.URL}}, opt))
+	if c := e.rec.next(t); c.Article.ID != "egemen-321456" {
+		t.Fatalf("got %s, want the newest item backfilled", c.Article.ID)
+	}
+	fs.waitRequests(t, 3) // conditional fetches answered 304 from here on
+
+	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the first fetch to be redone", 10*time.Second, func() bool {
+		return len(e.logs.Records("first-start marker of feed is gone")) == 1
+	})
+	e.rec.none(t, 300*time.Millisecond)
+	if latest, err := e.store.Latest(context.Background(), []string{"kk"}, 10); err != nil || len(latest) != 3 {
+		t.Errorf("Latest after the flush = %d stories, %v; want the feed's 3", len(latest), err)
+	}
+
+	fs.set(strings.Replace(rss, "<item>", newItem+"<item>", 1), `"v2"`)
+	if c := e.rec.next(t); c.Method != "Publish" || c.Article.ID != "egemen-321500" {
+		t.Fatalf("got %s %s, want the item added after the flush", c.Method, c.Article.ID)
+	}
+	e.rec.none(t, 200*time.Millisecond)
+}
+
+// A feed URL with credentials: they reach the server, and no log line or error shows them,
+// neither the password nor the user name, whatever happens to the feed.
+func TestFeedCredentialsNeverShown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rss := strings.Replace(readTestdata(t, "rss-kk.xml"), "<title>Ақмола облысында жаңа мектеп ашылды</title>", "<title>  </title>", 1)
+	var mu sync.Mutex
+	status, auth := http.StatusOK, ""
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if u, p, ok := r.BasicAuth(); ok {
+			auth = u + ":" + p
+		}
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+			return
+		}
+		_, _ = w.Write([]byte(rss))
+	}))
+	defer srv.Close()
+	feedURL := strings.Replace(srv.URL, "http://", "http://feeduser:FeedPass123@", 1) + "/rss"
+	shown := srv.URL + "/rss"
+
+	e.rec.setFail(func(c call) error {
+		if c.Article.ID == "egemen-321500" {
+			return errors.New("delivery unavailable")
+		}
+		return nil
+	})
+	opt := fastFeed
+	opt.Backfill = 1
+	run(t, NewFeed(e.deps, []FeedConfig{{URL: feedURL}, {Lang: "de", URL: feedURL + "?de"}}, opt))
+	e.rec.next(t)
+	mu.Lock()
+	rss = strings.Replace(rss, "<item>", newItem+"<item>", 1)
+	mu.Unlock()
+	testkit.WaitFor(t, "a failed hand-on and an invalid item", 10*time.Second, func() bool {
+		return len(e.logs.Records("story not handed on")) > 0 && len(e.logs.Records("invalid feed item")) > 0
+	})
+	mu.Lock()
+	status = http.StatusBadGateway
+	mu.Unlock()
+	testkit.WaitFor(t, "a 502 logged", 10*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "502")
+	})
+	srv.CloseClientConnections()
+	srv.Listener.Close() // connection refused: net/http's error quotes the URL
+	testkit.WaitFor(t, "a refused connection logged", 10*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "connection refused")
+	})
+
+	mu.Lock()
+	if auth != "feeduser:FeedPass123" {
+		t.Errorf("the server got credentials %q, want feeduser:FeedPass123", auth)
+	}
+	mu.Unlock()
+	log := e.logs.String()
+	for _, secret := range []string{"FeedPass123", "feeduser", "***"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, log)
+		}
+	}
+	for _, msg := range []string{"story handed on", "story not handed on", "invalid feed item", "feed failed", "first fetch of feed", "feed skipped"} {
+		lines := e.logs.Records(msg)
+		if len(lines) == 0 {
+			t.Errorf("no %q line", msg)
+			continue
+		}
+		if s := fmt.Sprint(lines[0]); !strings.Contains(s, strings.TrimPrefix(shown, "http://")) {
+			t.Errorf("%q line %s does not name the feed as %s", msg, s, shown)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://feeduser:FeedPass123@news.example.kz/rss?x=1": "https://news.example.kz/rss?x=1",
+		"https://feeduser@news.example.kz/rss":                 "https://news.example.kz/rss",
+		"https://news.example.kz/a@b":                          "https://news.example.kz/a@b",
+		"https://u:p%zz@news.example.kz/rss":                   "https://news.example.kz/rss",
+		"egemen-321456":                                        "egemen-321456",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -1,13 +1,10 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/redistest"
+	"newsbot/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -30,58 +28,83 @@ func TestMain(m *testing.M) {
 // cleanups run after all tests and benchmarks (fixtures shared between benchmark runs).
 var cleanups []func()
 
+// testNow is the clock of validation in these tests (published_at at most a day ahead of it),
+// and the date of the stories they write.
+var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
 var testRules = article.Rules{
 	Languages: []string{"kk", "ru", "en"},
 	Topics:    []string{"politics", "economy", "society", "world", "sport", "culture", "tech"},
+	Now:       func() time.Time { return testNow },
 }
 
-// recorder is a Handler that records events and can be told to fail.
+// call is one call the watchers made on the Sink.
+type call struct {
+	Method  string // "Publish", "Correct" or "Retract"
+	Article article.Article
+}
+
+// recorder is a Sink that records every call by method and can be told to fail.
 type recorder struct {
-	mu     sync.Mutex
-	events []Event
-	ch     chan Event
-	fail   func(Event) error
+	mu    sync.Mutex
+	calls []call
+	ch    chan call
+	fail  func(call) error
 }
 
-func newRecorder() *recorder { return &recorder{ch: make(chan Event, 10000)} }
+var _ Sink = (*recorder)(nil)
 
-func (r *recorder) handle(ctx context.Context, ev Event) error {
+func newRecorder() *recorder { return &recorder{ch: make(chan call, 10000)} }
+
+func (r *recorder) Publish(ctx context.Context, a article.Article) error {
+	return r.record(call{"Publish", a})
+}
+
+func (r *recorder) Correct(ctx context.Context, a article.Article) error {
+	return r.record(call{"Correct", a})
+}
+
+func (r *recorder) Retract(ctx context.Context, a article.Article) error {
+	return r.record(call{"Retract", a})
+}
+
+func (r *recorder) record(c call) error {
 	r.mu.Lock()
 	fail := r.fail
 	r.mu.Unlock()
 	if fail != nil {
-		if err := fail(ev); err != nil {
+		if err := fail(c); err != nil {
 			return err
 		}
 	}
 	r.mu.Lock()
-	r.events = append(r.events, ev)
+	r.calls = append(r.calls, c)
 	r.mu.Unlock()
-	r.ch <- ev
+	r.ch <- c
 	return nil
 }
 
-func (r *recorder) setFail(f func(Event) error) {
+func (r *recorder) setFail(f func(call) error) {
 	r.mu.Lock()
 	r.fail = f
 	r.mu.Unlock()
 }
 
-func (r *recorder) all() []Event {
+func (r *recorder) all() []call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
+	return append([]call(nil), r.calls...)
 }
 
-// next waits for one event.
-func (r *recorder) next(t *testing.T) Event {
+// next waits for one call.
+func (r *recorder) next(t *testing.T) call {
 	t.Helper()
 	select {
-	case ev := <-r.ch:
-		return ev
+	case c := <-r.ch:
+		return c
 	case <-time.After(10 * time.Second):
-		t.Fatalf("no event handed on within 10s (so far: %v)", summary(r.all()))
-		return Event{}
+		t.Fatalf("nothing handed on within 10s (so far: %v)", summary(r.all()))
+		return call{}
 	}
 }
 
@@ -89,56 +112,24 @@ func (r *recorder) next(t *testing.T) Event {
 func (r *recorder) none(t *testing.T, wait time.Duration) {
 	t.Helper()
 	select {
-	case ev := <-r.ch:
-		t.Fatalf("unexpected event %s %s (%s)", ev.Kind, ev.Article.ID, ev.Origin)
+	case c := <-r.ch:
+		t.Fatalf("unexpected %s of %s", c.Method, c.Article.ID)
 	case <-time.After(wait):
 	}
 }
 
-func summary(evs []Event) []string {
+func summary(calls []call) []string {
 	var s []string
-	for _, ev := range evs {
-		s = append(s, ev.Kind.String()+":"+ev.Article.ID)
+	for _, c := range calls {
+		s = append(s, c.Method+":"+c.Article.ID)
 	}
 	return s
-}
-
-// logBuf is a concurrency-safe log sink for asserting on log lines.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// lines returns the decoded JSON log records whose msg contains substr.
-func (l *logBuf) lines(substr string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			continue
-		}
-		if msg, _ := rec["msg"].(string); strings.Contains(msg, substr) {
-			out = append(out, rec)
-		}
-	}
-	return out
 }
 
 type env struct {
 	store   *Store
 	rec     *recorder
-	logs    *logBuf
+	logs    *testkit.Log
 	metrics *Metrics
 	reg     *prometheus.Registry
 	deps    Deps
@@ -152,17 +143,34 @@ func newEnv(t *testing.T) *env {
 
 // newEnvOn is another running copy over the same store.
 func newEnvOn(t *testing.T, st *Store) *env {
-	e := &env{store: st, rec: newRecorder(), logs: &logBuf{}, reg: prometheus.NewRegistry()}
+	e := &env{store: st, rec: newRecorder(), logs: &testkit.Log{}, reg: prometheus.NewRegistry()}
 	e.metrics = NewMetrics(e.reg)
 	e.deps = Deps{
 		Store:   st,
-		Handler: e.rec.handle,
+		Sink:    e.rec,
 		Rules:   testRules,
-		Log:     slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:     e.logs.Logger(),
 		Metrics: e.metrics,
 		Owner:   InstanceID(),
 	}
 	return e
+}
+
+// handedOn waits for the "story handed on" log line of the story (written once the Sink
+// returned) and returns it, nil when none comes.
+func (e *env) handedOn(t *testing.T, id string) map[string]any {
+	t.Helper()
+	var line map[string]any
+	testkit.WaitFor(t, "the hand-on log line of "+id, 10*time.Second, func() bool {
+		for _, l := range e.logs.Records("story handed on") {
+			if l["story_id"] == id {
+				line = l
+				return true
+			}
+		}
+		return false
+	})
+	return line
 }
 
 func (e *env) invalidCount(kind string) float64 {

@@ -4,10 +4,10 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics counts what the watchers see. A nil *Metrics counts nothing, for tests and tools.
 type Metrics struct {
-	stories       *prometheus.CounterVec
-	invalid       *prometheus.CounterVec
-	fetches       *prometheus.CounterVec
-	handlerErrors *prometheus.CounterVec
+	stories    *prometheus.CounterVec
+	invalid    *prometheus.CounterVec
+	fetches    *prometheus.CounterVec
+	sinkErrors *prometheus.CounterVec
 }
 
 // NewMetrics creates the counters and registers them with reg (nil: not registered).
@@ -25,13 +25,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "newsbot_source_feed_fetches_total",
 			Help: "Feed fetches by result (ok, not_modified, error).",
 		}, []string{"result"}),
-		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsbot_source_handler_errors_total",
-			Help: "Stories the handler failed to hand on (they are retried), by source kind.",
+			Help: "Stories the sink (delivery) refused or failed to take (they are retried), by source kind.",
 		}, []string{"source"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.stories, m.invalid, m.fetches, m.handlerErrors)
+		reg.MustRegister(m.stories, m.invalid, m.fetches, m.sinkErrors)
 	}
 	return m
 }
@@ -54,8 +54,8 @@ func (m *Metrics) fetch(result string) {
 	}
 }
 
-func (m *Metrics) handlerError(source string) {
+func (m *Metrics) sinkError(source string) {
 	if m != nil {
-		m.handlerErrors.WithLabelValues(source).Inc()
+		m.sinkErrors.WithLabelValues(source).Inc()
 	}
 }

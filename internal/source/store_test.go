@@ -11,6 +11,7 @@ import (
 )
 
 func TestStoreClaimIsAtomicAndSurvivesAFailedHandOn(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := redistest.New(t)
 	st := NewStore(rdb, prefix, StoreOptions{ClaimTTL: time.Minute})
@@ -58,6 +59,7 @@ func TestStoreClaimIsAtomicAndSurvivesAFailedHandOn(t *testing.T) {
 }
 
 func TestStoreLatestGetFindByURLAndTrim(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := redistest.New(t)
 	st := NewStore(rdb, prefix, StoreOptions{KeepPerLang: 3})

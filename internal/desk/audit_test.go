@@ -1,23 +1,49 @@
-package bot
+package desk
 
 import (
 	"context"
-	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"newsbot/internal/delivery"
 )
 
-// runEngine runs the desk's delivery engine until the test ends.
-func (d *desk) runEngine() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = d.engine.Run(ctx); close(done) }()
-	d.t.Cleanup(func() { cancel(); <-done })
+func TestAudit(t *testing.T) {
+	t.Parallel()
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			d := newDesk(t)
+			w := deskWords[lang]
+			d.subscribe(9001)
+			ed := admin(adminA, lang)
+			d.say(ed, "/audit")
+			mustContain(t, d.last(ed.id).Text(), w.auditEmpty)
+
+			second := d.story
+			second.ID, second.Title, second.URL = "second-story", "Second <story> & more", d.story.URL+"-2"
+			d.stories.add(second)
+			_, c1 := d.publish(ed.id, ed, d.story.ID)
+			d.pressAs(ed.id, ed, c1.MessageID, buttonData(t, c1, w.confirm))
+			d.desk.now = func() time.Time { return deskNow.Add(time.Minute) }
+			_, c2 := d.publish(ed.id, ed, second.ID)
+			d.pressAs(ed.id, ed, c2.MessageID, buttonData(t, c2, w.breaking))
+			d.pressAs(ed.id, ed, c2.MessageID, buttonData(t, d.control(ed.id, c2.MessageID), w.confirm))
+
+			d.say(ed, "/audit")
+			text := d.last(ed.id).Text()
+			mustContain(t, text, w.auditTitle, "Second &lt;story&gt; &amp; more", "Chinese leader", "Aigerim Sadykova", w.date,
+				"second-story#1", d.story.ID+"#1", w.readers1, "⚡")
+			if strings.Index(text, "Second") > strings.Index(text, "Chinese") {
+				t.Error("/audit is not newest first")
+			}
+		})
+	}
 }
 
 // waitJob waits until job id is over and returns its status.
-func (d *desk) waitJob(t *testing.T, id delivery.JobID) delivery.JobStatus {
+func (d *harness) waitJob(t *testing.T, id delivery.JobID) delivery.JobStatus {
 	t.Helper()
 	var j delivery.JobStatus
 	waitFor(t, "job "+string(id)+" to finish", func() bool {
@@ -33,6 +59,7 @@ func (d *desk) waitJob(t *testing.T, id delivery.JobID) delivery.JobStatus {
 // how many of the readers it walked got the story, had it already, or failed — not just the
 // audience counted at push time.
 func TestAuditShowsHowAPushEnded(t *testing.T) {
+	t.Parallel()
 	want := map[string]string{
 		"kk": "Аяқталды: жеткізілгені 3, барлығы 5 оқырман · бұрын алғаны 2 · жеткізілмегені 0",
 		"ru": "Завершено: доставлено 3 из 5 подписчиков · уже получили 2 · не доставлено 0",
@@ -40,7 +67,8 @@ func TestAuditShowsHowAPushEnded(t *testing.T) {
 	}
 	for _, lang := range testLangs {
 		t.Run(lang, func(t *testing.T) {
-			d := newDesk(t, nil)
+			t.Parallel()
+			d := newDesk(t)
 			w := deskWords[lang]
 			d.runEngine()
 			// Two readers get the story when the watcher publishes it; three join later.
@@ -75,7 +103,8 @@ func TestAuditShowsHowAPushEnded(t *testing.T) {
 
 // TestAuditShowsARetractedPush: a push stopped by a retraction says so.
 func TestAuditShowsARetractedPush(t *testing.T) {
-	d := newDesk(t, nil)
+	t.Parallel()
+	d := newDesk(t)
 	d.subscribe(9001)
 	ed := admin(adminA, "en")
 	_, control := d.publish(ed.id, ed, d.story.ID)
@@ -97,6 +126,7 @@ func TestAuditShowsARetractedPush(t *testing.T) {
 
 // TestAuditFinishedPlurals: "of N readers" takes the form each language needs after "of".
 func TestAuditFinishedPlurals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		lang          string
 		handled, sent int64
@@ -110,44 +140,9 @@ func TestAuditFinishedPlurals(t *testing.T) {
 		{"en", 2, 1, "1 of 2 readers got it"},
 		{"kk", 21, 20, "жеткізілгені 20, барлығы 21 оқырман"},
 	}
-	d := newDesk(t, nil)
+	d := newDesk(t)
 	for _, tc := range cases {
 		j := delivery.JobStatus{State: delivery.JobDone, Sent: tc.sent, Skipped: tc.handled - tc.sent}
-		mustContain(t, d.bot.jobOutcome(tc.lang, j), tc.want)
-	}
-}
-
-// TestStatsCountsDeliveredStories: /stats counts the stories delivery sent out in the last
-// 24 hours (published by the watcher or pushed), each once, with the plural each language needs.
-func TestStatsCountsDeliveredStories(t *testing.T) {
-	cases := []struct {
-		lang string
-		n    int
-		want string
-	}{
-		{"ru", 2, "Разослано: 2 материала"},
-		{"ru", 5, "Разослано: 5 материалов"},
-		{"kk", 2, "Таратылғаны: 2 материал"},
-		{"en", 1, "Delivered: 1 story"},
-		{"en", 2, "Delivered: 2 stories"},
-	}
-	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%s-%d", tc.lang, tc.n), func(t *testing.T) {
-			d := newDesk(t, nil)
-			ctx := context.Background()
-			for i := range tc.n {
-				a := d.story
-				a.ID = fmt.Sprintf("story-%d", i)
-				if err := d.engine.Publish(ctx, a); err != nil {
-					t.Fatal(err)
-				}
-				if err := d.engine.Publish(ctx, a); err != nil { // a replay counts nothing
-					t.Fatal(err)
-				}
-			}
-			ed := admin(adminA, tc.lang)
-			d.say(ed, "/stats")
-			mustContain(t, d.last(ed.id).Text(), tc.want)
-		})
+		mustContain(t, d.desk.jobOutcome(tc.lang, j), tc.want)
 	}
 }

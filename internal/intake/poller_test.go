@@ -1,7 +1,8 @@
-package bot
+package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"newsbot/internal/backoff"
 	"newsbot/internal/redistest"
 	"newsbot/internal/telegram"
 	"newsbot/internal/telegramtest"
@@ -40,19 +42,23 @@ type intakeRun struct {
 	err    atomic.Value
 }
 
-func startPolling(t *testing.T, h UpdateHandler, api UpdatesAPI, rdb redis.UniversalClient, prefix string, tweak ...func(*Poller, *Dispatcher)) *intakeRun {
+func startPolling(t *testing.T, h Handler, api UpdatesAPI, rdb redis.UniversalClient, prefix string, tweak ...func(*PollerOptions, *DispatcherOptions)) *intakeRun {
 	t.Helper()
 	return startPollingCtx(t, context.Background(), h, api, rdb, prefix, tweak...)
 }
 
-func startPollingCtx(t *testing.T, parent context.Context, h UpdateHandler, api UpdatesAPI, rdb redis.UniversalClient, prefix string, tweak ...func(*Poller, *Dispatcher)) *intakeRun {
+func startPollingCtx(t *testing.T, parent context.Context, h Handler, api UpdatesAPI, rdb redis.UniversalClient, prefix string, tweak ...func(*PollerOptions, *DispatcherOptions)) *intakeRun {
 	t.Helper()
-	r := &intakeRun{d: NewDispatcher(h, 8, nil)}
-	r.p = NewPoller(api, r.d, rdb, prefix, nil)
-	r.p.Timeout = time.Second
-	r.p.MinBackoff, r.p.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	do := DispatcherOptions{Handler: h, Workers: 8}
+	po := PollerOptions{API: api, Redis: rdb, Prefix: prefix, Timeout: time.Second, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 	for _, f := range tweak {
-		f(r.p, r.d)
+		f(&po, &do)
+	}
+	r := &intakeRun{d: newDispatcher(t, do)}
+	po.Dispatcher = r.d
+	var err error
+	if r.p, err = NewPoller(po); err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(parent)
 	r.cancel = cancel
@@ -69,6 +75,7 @@ func startPollingCtx(t *testing.T, parent context.Context, h UpdateHandler, api 
 func (r *intakeRun) stop() { r.cancel(); r.wg.Wait() }
 
 func TestPollerDeliversEveryUpdateOnceInOrder(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
@@ -101,6 +108,7 @@ func TestPollerDeliversEveryUpdateOnceInOrder(t *testing.T) {
 // with no grace), starts a fresh copy on the same Redis, and checks every update was
 // handled exactly once over both lives.
 func TestPollerRestartLosesAndRepeatsNothing(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
@@ -114,7 +122,7 @@ func TestPollerRestartLosesAndRepeatsNothing(t *testing.T) {
 			pullPlug()
 		}
 	}
-	first := startPollingCtx(t, ctx, rec, api, rdb, prefix, func(_ *Poller, d *Dispatcher) { d.grace = 0 })
+	first := startPollingCtx(t, ctx, rec, api, rdb, prefix, func(_ *PollerOptions, d *DispatcherOptions) { d.Grace = -1 })
 	<-ctx.Done()
 	first.stop()
 	handledFirst := rec.total.Load()
@@ -137,6 +145,7 @@ func TestPollerRestartLosesAndRepeatsNothing(t *testing.T) {
 }
 
 func TestPollerDeletesAWebhookFirst(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
@@ -157,6 +166,7 @@ func TestPollerDeletesAWebhookFirst(t *testing.T) {
 }
 
 func TestPollerBacksOffAndRecovers(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
@@ -175,6 +185,7 @@ func TestPollerBacksOffAndRecovers(t *testing.T) {
 }
 
 func TestPollerRefusedTokenStops(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token()+"0", srv.URL(), nil, nil)
@@ -193,11 +204,12 @@ func TestPollerRefusedTokenStops(t *testing.T) {
 // TestTwoCopiesPollOneAtATime runs two copies of the bot on one Redis: one polls, the
 // other waits, and every update is handled once.
 func TestTwoCopiesPollOneAtATime(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
 	rec := newIntakeRecorder()
-	short := func(p *Poller, _ *Dispatcher) { p.LockTTL = 300 * time.Millisecond }
+	short := func(p *PollerOptions, _ *DispatcherOptions) { p.LockTTL = 300 * time.Millisecond }
 	a := startPolling(t, rec, api, rdb, prefix, short)
 	startPolling(t, rec, api, rdb, prefix, short)
 	ids := pushMessages(srv, 30, 3)
@@ -210,14 +222,18 @@ func TestTwoCopiesPollOneAtATime(t *testing.T) {
 	rec.check(t, append(ids, more...))
 }
 
+// TestBackoffIsBoundedAndJittered: after failures the poller waits from MinBackoff, growing
+// to MaxBackoff (plus package backoff's jitter of up to a fifth), never the same wait for
+// every copy; a 429 waits exactly its retry_after.
 func TestBackoffIsBoundedAndJittered(t *testing.T) {
-	p := &Poller{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+	t.Parallel()
 	seen := map[time.Duration]bool{}
-	for n := 1; n < 20; n++ {
-		for range 20 {
-			d := p.backoff(n, errors.New("x"))
-			if d < 50*time.Millisecond || d > time.Second {
-				t.Fatalf("backoff(%d) = %v out of bounds", n, d)
+	for range 20 {
+		b := backoff.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+		for n := 1; n < 20; n++ {
+			d := retryWait(&b, errors.New("x"))
+			if d < 100*time.Millisecond || d > time.Second+time.Second/5 {
+				t.Fatalf("wait after %d failures = %v out of bounds", n, d)
 			}
 			seen[d] = true
 		}
@@ -225,7 +241,9 @@ func TestBackoffIsBoundedAndJittered(t *testing.T) {
 	if len(seen) < 10 {
 		t.Errorf("backoff barely varies: %d distinct waits", len(seen))
 	}
-	if d := p.backoff(1, &telegram.Error{RetryAfter: 3 * time.Second}); d != 3*time.Second {
+	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+	retryAfter := &telegram.Error{Outcome: telegram.RetryAfter, RetryAfter: 3 * time.Second}
+	if d := retryWait(&b, retryAfter); d != 3*time.Second {
 		t.Errorf("429 backoff %v, want its retry_after", d)
 	}
 }
@@ -234,6 +252,7 @@ func TestBackoffIsBoundedAndJittered(t *testing.T) {
 // waiting out a 429, a slow Redis) must not let another copy take the lock, fetch the same
 // batch again and handle its unfinished updates a second time.
 func TestSlowBatchKeepsThePollingLock(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	rdb, prefix := redistest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
@@ -247,11 +266,51 @@ func TestSlowBatchKeepsThePollingLock(t *testing.T) {
 			time.Sleep(1200 * time.Millisecond) // four times the lock's TTL
 		}
 	}
-	short := func(p *Poller, _ *Dispatcher) { p.LockTTL = 300 * time.Millisecond }
+	short := func(p *PollerOptions, _ *DispatcherOptions) { p.LockTTL = 300 * time.Millisecond }
 	startPolling(t, rec, api, rdb, prefix, short)
 	<-slow
 	startPolling(t, rec, api, rdb, prefix, short)
 	waitUntil(t, "6 updates", func() bool { return rec.total.Load() >= 6 })
 	time.Sleep(2 * time.Second) // a repeat of the slow update would show up now
 	rec.check(t, ids)
+}
+
+// TestBotBehindThePoller runs the bot as the service wires it behind the real intake:
+// updates come by getUpdates from the fake Bot API, through the Dispatcher, in order per
+// chat, and a press is answered once and edits the keyboard it sits in.
+func TestBotBehindThePoller(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.New(t)
+	rdb, prefix := redistest.New(t)
+	b := wiredBot(t, srv, rdb, prefix, nil, nil)
+	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
+	startPolling(t, b, api, rdb, prefix)
+
+	const reader = 95
+	user := map[string]any{"id": reader, "is_bot": false, "first_name": "R", "language_code": "ru"}
+	chat := map[string]any{"id": reader, "type": "private"}
+	for i, text := range []string{"/start", "/topics"} {
+		srv.PushUpdate(map[string]any{"message": map[string]any{
+			"message_id": i + 1, "date": 1700000000, "chat": chat, "from": user, "text": text,
+		}})
+	}
+	srv.WaitFor(t, "sendMessage", 2, 10*time.Second)
+	ms := srv.Messages(int64(reader))
+	msg := ms[len(ms)-1]
+	if !strings.Contains(msg.Text(), "Выберите темы") {
+		t.Fatalf("last message %q, want the /topics keyboard after the welcome", msg.Text())
+	}
+	srv.PushUpdate(map[string]any{"callback_query": map[string]any{
+		"id": "poll-cb", "from": user, "chat_instance": "c", "data": "t1:t:sport",
+		"message": map[string]any{"message_id": msg.MessageID, "date": 1, "chat": chat},
+	}})
+	srv.WaitFor(t, "editMessageReplyMarkup", 1, 10*time.Second)
+	ms = srv.Messages(int64(reader))
+	raw, _ := json.Marshal(ms[len(ms)-1].Params["reply_markup"])
+	if !strings.Contains(string(raw), `{"callback_data":"t1:t:sport","text":"Спорт"}`) {
+		t.Errorf("sport still checked after the press: %s", raw)
+	}
+	if n := srv.Count("answerCallbackQuery"); n != 1 {
+		t.Errorf("%d answers to one press", n)
+	}
 }

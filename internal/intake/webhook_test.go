@@ -1,31 +1,41 @@
-package bot
+package intake
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"newsbot/internal/redistest"
 	"newsbot/internal/telegram"
 	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 const testSecret = "webhook-secret_0123456789"
 
-func startWebhook(t *testing.T, h UpdateHandler) (*httptest.Server, *Dispatcher) {
+func newWebhook(t testing.TB, o WebhookOptions) *httptest.Server {
+	t.Helper()
+	h, err := NewWebhook(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func startWebhook(t *testing.T, h Handler) (*httptest.Server, *Dispatcher) {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	d, _, _ := startDispatcher(t, h, 4)
-	ts := httptest.NewServer(NewWebhookHandler(testSecret, d, NewSeen(rdb, prefix), nil))
-	t.Cleanup(ts.Close)
-	return ts, d
+	return newWebhook(t, WebhookOptions{Secret: testSecret, Dispatcher: d, Redis: rdb, Prefix: prefix}), d
 }
 
 func deliver(t *testing.T, url, method, secret string, body []byte) int {
@@ -52,6 +62,7 @@ func updateJSON(id int, chat int64, text string) []byte {
 }
 
 func TestWebhookSecret(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	ts, _ := startWebhook(t, rec)
 	body := updateJSON(1, 10, "/start")
@@ -75,16 +86,18 @@ func TestWebhookSecret(t *testing.T) {
 }
 
 func TestWebhookEmptySecretRefusesAll(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
 	rec := newIntakeRecorder()
 	d, _, _ := startDispatcher(t, rec, 1)
-	ts := httptest.NewServer(NewWebhookHandler("", d, nil, nil))
-	defer ts.Close()
+	ts := newWebhook(t, WebhookOptions{Secret: "", Dispatcher: d, Redis: rdb, Prefix: prefix})
 	if got := deliver(t, ts.URL, "POST", "", updateJSON(1, 1, "x")); got != 401 {
 		t.Errorf("unsigned webhook with no secret configured: %d, want 401", got)
 	}
 }
 
 func TestWebhookRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	ts, _ := startWebhook(t, rec)
 	for _, tt := range []struct {
@@ -120,6 +133,7 @@ func TestWebhookRefusesBadRequests(t *testing.T) {
 
 // TestWebhookNeverPanics throws random bytes and mangled updates at the handler.
 func TestWebhookNeverPanics(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	ts, _ := startWebhook(t, rec)
 	good := updateJSON(1, 1, "/start")
@@ -147,6 +161,7 @@ func TestWebhookNeverPanics(t *testing.T) {
 }
 
 func TestWebhookSkipsRedeliveries(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rec.jitter = true
 	ts, _ := startWebhook(t, rec)
@@ -166,26 +181,27 @@ func TestWebhookSkipsRedeliveries(t *testing.T) {
 }
 
 func TestWebhookAsksForRetryWhenItCannotQueue(t *testing.T) {
+	t.Parallel()
 	rdb, prefix := redistest.New(t)
 	rec := newIntakeRecorder()
-	d := NewDispatcher(rec, 1, nil)
+	d := newDispatcher(t, DispatcherOptions{Handler: rec, Workers: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
 	cancel()
 	<-done // stopped: Dispatch fails
-	ts := httptest.NewServer(NewWebhookHandler(testSecret, d, NewSeen(rdb, prefix), nil))
-	defer ts.Close()
+	ts := newWebhook(t, WebhookOptions{Secret: testSecret, Dispatcher: d, Redis: rdb, Prefix: prefix})
 	if got := deliver(t, ts.URL, "POST", testSecret, updateJSON(9, 1, "x")); got != 503 {
 		t.Fatalf("stopped dispatcher: %d, want 503 so that Telegram retries", got)
 	}
 	// The claim was released: the retry is not mistaken for a duplicate.
-	if fresh, err := NewSeen(rdb, prefix).Claim(context.Background(), 9); err != nil || !fresh {
+	if n, err := rdb.Exists(context.Background(), keyUpdateSeen(prefix, 9)).Result(); err != nil || n != 0 {
 		t.Errorf("update 9 still claimed after a failed hand-over (%v)", err)
 	}
 }
 
 func TestSetupWebhook(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.New(t)
 	api := telegram.New(srv.Token(), srv.URL(), nil, nil)
 	if err := SetupWebhook(context.Background(), api, "https://bot.example.kz/telegram", testSecret); err != nil {
@@ -211,6 +227,7 @@ func TestSetupWebhook(t *testing.T) {
 // TestWebhookOrderPerChat: updates taken in one after another by the webhook reach the
 // handler in order per chat, while chats run concurrently.
 func TestWebhookOrderPerChat(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rec.jitter = true
 	ts, _ := startWebhook(t, rec)
@@ -229,19 +246,55 @@ func TestWebhookOrderPerChat(t *testing.T) {
 // of unsigned requests is refused one by one but logged once a minute, with a count, so it
 // cannot bury the log.
 func TestWebhookWrongSecretsDoNotFloodTheLog(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rdb, prefix := redistest.New(t)
 	d, _, _ := startDispatcher(t, rec, 1)
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	ts := httptest.NewServer(NewWebhookHandler(testSecret, d, NewSeen(rdb, prefix), log))
-	defer ts.Close()
+	logs := &testkit.Log{}
+	ts := newWebhook(t, WebhookOptions{Secret: testSecret, Dispatcher: d, Redis: rdb, Prefix: prefix, Log: logs.TextLogger()})
 	for i := range 200 {
 		if got := deliver(t, ts.URL, "POST", "wrong", updateJSON(i+1, 1, "x")); got != 401 {
 			t.Fatalf("request %d: %d, want 401", i, got)
 		}
 	}
-	if n := strings.Count(logs.String(), "wrong secret"); n < 1 || n > 2 {
+	if n := logs.Count("wrong secret"); n < 1 || n > 2 {
 		t.Errorf("%d log lines for 200 refused requests, want 1 or 2:\n%s", n, logs.String())
 	}
+}
+
+// BenchmarkWebhook is one webhook delivery end to end: HTTP, secret check, JSON, the
+// Redis claim and the hand-over to the Dispatcher.
+func BenchmarkWebhook(b *testing.B) {
+	rdb, prefix := redistest.New(b)
+	h := &nopHandler{}
+	d := newDispatcher(b, DispatcherOptions{Handler: h})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	ts := newWebhook(b, WebhookOptions{Secret: testSecret, Dispatcher: d, Redis: rdb, Prefix: prefix})
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := int(next.Add(1))
+			req, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(updateJSON(id, int64(id%500), "/start")))
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", testSecret)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	cancel()
+	<-done
 }

@@ -1,4 +1,4 @@
-package bot
+package intake
 
 import (
 	"context"
@@ -14,9 +14,10 @@ import (
 	"newsbot/internal/telegram"
 )
 
-// UpdateHandler handles one Telegram update. It is called from the Dispatcher's workers,
-// never concurrently for two updates of the same chat.
-type UpdateHandler interface {
+// Handler handles one Telegram update; *bot.Bot is the one the service runs. It is called
+// from the Dispatcher's workers, never concurrently for two updates of the same chat. It
+// need not recover from panics: the Dispatcher does, for every handler.
+type Handler interface {
 	HandleUpdate(ctx context.Context, u telegram.Update)
 }
 
@@ -28,8 +29,10 @@ var ErrStopped = errors.New("dispatcher stopped")
 // bounded (workers × queueLen); a full queue makes Dispatch wait, which slows intake
 // instead of growing without limit. A slow chat can delay the chats that share its queue,
 // which is the price of the bound; with many workers that is rare.
+//
+// A Dispatcher is a prometheus.Collector: updates by kind, handling latency, panics.
 type Dispatcher struct {
-	h      UpdateHandler
+	h      Handler
 	log    *slog.Logger
 	queues []chan job
 	grace  time.Duration
@@ -51,19 +54,46 @@ type job struct {
 // queueLen is each worker's backlog. Long polling hands over at most 100 updates at once.
 const queueLen = 64
 
-// NewDispatcher returns a Dispatcher of workers queues (at least 1) feeding h.
-func NewDispatcher(h UpdateHandler, workers int, log *slog.Logger) *Dispatcher {
-	if workers < 1 {
-		workers = 1
+// DispatcherOptions are a Dispatcher's dependencies and settings. Handler is required.
+type DispatcherOptions struct {
+	Handler Handler
+	// Workers is how many queues (and goroutines) serve the chats; zero: DefaultWorkers.
+	Workers int
+	// Grace is how long queued updates are still handled once Run's ctx ends; zero: 5s;
+	// negative: none, what is queued is abandoned at once.
+	Grace time.Duration
+	// Log takes the Dispatcher's lines, among them each panic with its stack; nil: discarded.
+	Log *slog.Logger
+}
+
+// DefaultWorkers is the number of queues when DispatcherOptions.Workers is zero.
+const DefaultWorkers = 32
+
+// NewDispatcher returns a Dispatcher feeding o.Handler; Run starts its workers.
+func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
+	if o.Handler == nil {
+		return nil, errors.New("new dispatcher: missing Handler")
 	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	grace := o.Grace
+	switch {
+	case grace == 0:
+		grace = 5 * time.Second
+	case grace < 0:
+		grace = 0
+	}
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{
-		h:        h,
+		h:        o.Handler,
 		log:      log,
 		queues:   make([]chan job, workers),
-		grace:    5 * time.Second,
+		grace:    grace,
 		stopping: make(chan struct{}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsbot_bot_updates_total",
@@ -82,17 +112,21 @@ func NewDispatcher(h UpdateHandler, workers int, log *slog.Logger) *Dispatcher {
 	for i := range d.queues {
 		d.queues[i] = make(chan job, queueLen)
 	}
-	return d
+	return d, nil
 }
 
-// Register adds the dispatcher's metrics (updates by kind, handling latency, panics).
-func (d *Dispatcher) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{d.updates, d.duration, d.panics} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register bot metrics: %w", err)
-		}
-	}
-	return nil
+// Describe implements prometheus.Collector.
+func (d *Dispatcher) Describe(ch chan<- *prometheus.Desc) {
+	d.updates.Describe(ch)
+	d.duration.Describe(ch)
+	d.panics.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (d *Dispatcher) Collect(ch chan<- prometheus.Metric) {
+	d.updates.Collect(ch)
+	d.duration.Collect(ch)
+	d.panics.Collect(ch)
 }
 
 // Dispatch queues u for its chat's worker. It waits while that queue is full, and fails
@@ -189,8 +223,10 @@ func (d *Dispatcher) serve(ctx, work context.Context, q chan job) {
 	}
 }
 
-// handle runs one update. A panic is logged and counted; the update then counts as
-// handled, so that one poisonous update is not redelivered forever.
+// handle runs one update. This is the one place a handler's panic is recovered, for the
+// poller and the webhook alike: a bug triggered by one odd update costs that update only.
+// The panic is counted and logged once, with its stack; the update then counts as handled,
+// so that one poisonous update is not redelivered forever.
 func (d *Dispatcher) handle(ctx context.Context, j job) {
 	start := time.Now()
 	handled := false

@@ -1,12 +1,14 @@
-package bot
+package intake
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +16,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
+	"newsbot/internal/article"
+	"newsbot/internal/bot"
+	"newsbot/internal/delivery"
+	"newsbot/internal/desk"
+	"newsbot/internal/locale"
+	"newsbot/internal/post"
+	"newsbot/internal/redistest"
+	"newsbot/internal/source"
+	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
+	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 // intakeRecorder is an UpdateHandler that records, per chat, the order of what it handled,
@@ -81,15 +95,10 @@ func (r *intakeRecorder) check(t *testing.T, want []int) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+// waitUntil waits for cond; the deadline only guards against a hang.
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 20*time.Second, cond)
 }
 
 // testUpdate is a text message update as Telegram sends it.
@@ -103,9 +112,18 @@ func testUpdate(id int, chat int64, text string) telegram.Update {
 	return u
 }
 
-func startDispatcher(t *testing.T, h UpdateHandler, workers int) (*Dispatcher, context.CancelFunc, chan error) {
+func newDispatcher(t testing.TB, o DispatcherOptions) *Dispatcher {
 	t.Helper()
-	d := NewDispatcher(h, workers, nil)
+	d, err := NewDispatcher(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func startDispatcher(t *testing.T, h Handler, workers int) (*Dispatcher, context.CancelFunc, chan error) {
+	t.Helper()
+	d := newDispatcher(t, DispatcherOptions{Handler: h, Workers: workers})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -114,6 +132,7 @@ func startDispatcher(t *testing.T, h UpdateHandler, workers int) (*Dispatcher, c
 }
 
 func TestDispatcherKeepsOrderPerChatUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rec.jitter = true
 	d, _, _ := startDispatcher(t, rec, 8)
@@ -144,6 +163,7 @@ func TestDispatcherKeepsOrderPerChatUnderConcurrency(t *testing.T) {
 }
 
 func TestDispatcherSurvivesPanics(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	rec.onHandle = func(u telegram.Update) {
 		if u.Message.Text == "boom" {
@@ -163,7 +183,7 @@ func TestDispatcherSurvivesPanics(t *testing.T) {
 func TestDispatcherStopsCleanly(t *testing.T) {
 	before := runtime.NumGoroutine()
 	rec := newIntakeRecorder()
-	d := NewDispatcher(rec, 16, nil)
+	d := newDispatcher(t, DispatcherOptions{Handler: rec, Workers: 16})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -187,6 +207,7 @@ func TestDispatcherStopsCleanly(t *testing.T) {
 }
 
 func TestDispatchWaitsWhenFull(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	rec := newIntakeRecorder()
 	rec.onHandle = func(telegram.Update) { <-release }
@@ -207,6 +228,7 @@ func TestDispatchWaitsWhenFull(t *testing.T) {
 }
 
 func TestChatKeyAndKind(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw  string
 		chat int64
@@ -242,10 +264,11 @@ func testutilCount(c interface{ Write(*dto.Metric) error }) float64 {
 }
 
 func TestDispatcherMetrics(t *testing.T) {
+	t.Parallel()
 	rec := newIntakeRecorder()
 	d, _, _ := startDispatcher(t, rec, 2)
 	reg := prometheus.NewRegistry()
-	if err := d.Register(reg); err != nil {
+	if err := reg.Register(d); err != nil {
 		t.Fatal(err)
 	}
 	_ = d.Dispatch(context.Background(), testUpdate(1, 1, "x"))
@@ -272,12 +295,12 @@ func TestDispatcherMetrics(t *testing.T) {
 }
 
 func TestDispatcherShutdownDoesNotWaitForAStuckHandler(t *testing.T) {
+	t.Parallel()
 	stuck := make(chan struct{})
 	defer close(stuck)
 	rec := newIntakeRecorder()
 	rec.onHandle = func(telegram.Update) { <-stuck } // ignores its ctx
-	d := NewDispatcher(rec, 2, nil)
-	d.grace = 10 * time.Millisecond
+	d := newDispatcher(t, DispatcherOptions{Handler: rec, Workers: 2, Grace: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
@@ -289,4 +312,171 @@ func TestDispatcherShutdownDoesNotWaitForAStuckHandler(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run waits for a handler that ignores its ctx")
 	}
+}
+
+type nopHandler struct{ n atomic.Int64 }
+
+func (h *nopHandler) HandleUpdate(context.Context, telegram.Update) { h.n.Add(1) }
+
+// BenchmarkDispatch is the Dispatcher's own cost per update (no Redis, no network).
+func BenchmarkDispatch(b *testing.B) {
+	h := &nopHandler{}
+	d := newDispatcher(b, DispatcherOptions{Handler: h})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	u := testUpdate(1, 1, "/start")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		u.Message.Chat.ID = int64(i % 1000)
+		if err := d.Dispatch(ctx, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for h.n.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}
+
+// wiredBot is the update handler as cmd/newsbot builds it: the bot with the editors' desk, on
+// the real subscriber store, story store, delivery engine, renderer and translations, talking
+// to the fake Bot API. stories, when not nil, wraps the story store /latest reads.
+func wiredBot(t *testing.T, srv *telegramtest.Server, rdb redis.UniversalClient, prefix string, stories func(*source.Store) bot.Stories, log *slog.Logger) *bot.Bot {
+	t.Helper()
+	texts, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	langs, topics := []string{"kk", "ru", "en"}, []string{"politics", "economy", "sport"}
+	tg := telegram.New(srv.Token(), srv.URL(), nil, log)
+	readers := subscriber.NewStore(rdb, prefix, langs, topics)
+	store := source.NewStore(rdb, prefix, source.StoreOptions{})
+	renderer := post.NewRenderer(texts, time.UTC)
+	engine := delivery.New(rdb, tg, readers, renderer, delivery.Options{Prefix: prefix, Log: log})
+	editors, err := desk.New(desk.Options{
+		API: tg, Texts: texts, Stories: store, Audience: readers, Publisher: engine, Renderer: renderer,
+		Redis: rdb, Prefix: prefix, Languages: langs, Topics: topics, Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest bot.Stories = store
+	if stories != nil {
+		latest = stories(store)
+	}
+	b, err := bot.New(bot.Options{
+		API: tg, Readers: readers, Stories: latest, Texts: texts, Redis: rdb, Prefix: prefix,
+		Languages: langs, DefaultLanguage: "kk", Topics: topics, Username: telegramtest.BotUsername,
+		Admins: []int64{501}, Desk: editors, Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// buggyStories is a story store with a bug: /latest panics in it.
+type buggyStories struct{ *source.Store }
+
+func (buggyStories) Latest(context.Context, []string, int) ([]article.Article, error) {
+	var counts map[string]int
+	counts["latest"]++ // assignment to entry in nil map
+	return nil, nil
+}
+
+// TestPanicInTheRealWiring: a handler that panics, in the bot as the service runs it, fed by
+// getUpdates and by the webhook alike, is counted by newsbot_bot_update_panics_total, logged
+// once with its stack, and the next update — of the same chat, on the same worker — is
+// answered.
+func TestPanicInTheRealWiring(t *testing.T) {
+	t.Parallel()
+	for _, via := range []string{"polling", "webhook"} {
+		t.Run(via, func(t *testing.T) {
+			t.Parallel()
+			srv := telegramtest.New(t)
+			rdb, prefix := redistest.New(t)
+			logs := &testkit.Log{}
+			log := logs.Logger()
+			b := wiredBot(t, srv, rdb, prefix, func(s *source.Store) bot.Stories { return buggyStories{s} }, log)
+			d := newDispatcher(t, DispatcherOptions{Handler: b, Workers: 4, Log: log})
+			reg := prometheus.NewRegistry()
+			if err := reg.Register(d); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			t.Cleanup(func() { cancel(); wg.Wait() })
+			wg.Go(func() { _ = d.Run(ctx) })
+
+			const reader = 4242
+			updates := []telegram.Update{testUpdate(1, reader, "/latest"), testUpdate(2, reader, "/help"), testUpdate(3, reader+1, "/help")}
+			switch via {
+			case "polling":
+				p, err := NewPoller(PollerOptions{API: telegram.New(srv.Token(), srv.URL(), nil, nil), Dispatcher: d, Redis: rdb, Prefix: prefix, Timeout: time.Second, Log: log})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() { _ = p.Run(ctx) })
+				for _, u := range updates {
+					srv.PushUpdate(updateJSON(u.UpdateID, u.Message.Chat.ID, u.Message.Text))
+				}
+			case "webhook":
+				ts := newWebhook(t, WebhookOptions{Secret: testSecret, Dispatcher: d, Redis: rdb, Prefix: prefix, Log: log})
+				for _, u := range updates {
+					if got := deliver(t, ts.URL, "POST", testSecret, updateJSON(u.UpdateID, u.Message.Chat.ID, u.Message.Text)); got != 200 {
+						t.Fatalf("webhook answered %d", got)
+					}
+				}
+			}
+
+			// The update after the panic is answered, in the same chat.
+			waitUntil(t, "the answers to both /help", func() bool {
+				return len(srv.Messages(int64(reader))) == 1 && len(srv.Messages(int64(reader+1))) == 1
+			})
+			if text := srv.Messages(int64(reader))[0].Text(); !strings.Contains(text, "/latest") {
+				t.Errorf("answer after the panic %q, want the help", text)
+			}
+			// Counted where operators look: the metric the service registers.
+			waitUntil(t, "the panic counted", func() bool { return gathered(t, reg, "newsbot_bot_update_panics_total") == 1 })
+			if n := gathered(t, reg, "newsbot_bot_updates_total"); n != 3 {
+				t.Errorf("newsbot_bot_updates_total = %v, want 3", n)
+			}
+			// Logged once, with the stack that leads to the bug.
+			time.Sleep(100 * time.Millisecond) // a second line, or a redelivery, would show up now
+			recs := logs.Records("panicked")
+			if len(recs) != 1 || logs.Count("panic") != 1 {
+				t.Fatalf("%d panic records, %d lines mentioning a panic, want 1 of each:\n%s", len(recs), logs.Count("panic"), logs.String())
+			}
+			stack, _ := recs[0]["stack"].(string)
+			if !strings.Contains(stack, "buggyStories.Latest") || !strings.Contains(stack, "cmdLatest") {
+				t.Errorf("stack does not lead to the bug:\n%s", stack)
+			}
+			if p, _ := recs[0]["panic"].(string); !strings.Contains(p, "nil map") || recs[0]["update_id"] != float64(1) {
+				t.Errorf("panic record %v", recs[0])
+			}
+		})
+	}
+}
+
+// gathered sums the samples of a counter family in reg.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }
