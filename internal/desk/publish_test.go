@@ -77,19 +77,19 @@ func TestPublishPreviewAndConfirm(t *testing.T) {
 			if kb := buttons(t, edited); len(kb) != 0 {
 				t.Errorf("buttons left after publishing: %v", kb)
 			}
-			// The channel got the story, as readers' stories go: one post.
-			if n := len(d.tg.Messages("@news_en")); n != 1 {
-				t.Errorf("channel holds %d posts, want 1", n)
-			}
-
 			// A second press of the same Confirm does nothing more.
 			ans = d.pressAs(ed.id, ed, control.MessageID, confirm)
 			mustContain(t, answerText(ans), w.already)
 			if n := len(d.jobs()); n != 1 {
 				t.Errorf("%d jobs after a second Confirm, want 1", n)
 			}
+			// The channel gets the story, as readers' stories go: one post.
+			d.runEngine()
+			d.waitJob(t, jobs[0].ID)
+			waitFor(t, "the channel post", func() bool { return len(d.tg.Messages("@news_en")) >= 1 })
+			time.Sleep(100 * time.Millisecond)
 			if n := len(d.tg.Messages("@news_en")); n != 1 {
-				t.Errorf("channel holds %d posts after a second Confirm", n)
+				t.Errorf("channel holds %d posts, want 1", n)
 			}
 		})
 	}
@@ -264,6 +264,10 @@ func TestPublishDeliveredByWatcherAsksAgain(t *testing.T) {
 				t.Fatalf("%d jobs after Push again, want 2", n)
 			}
 			mustContain(t, d.control(ed.id, control.MessageID).Text(), w.published)
+			d.runEngine()
+			d.waitJob(t, delivery.JobID(d.story.ID+"#1"))
+			waitFor(t, "the channel post", func() bool { return len(d.tg.Messages("@news_en")) >= 1 })
+			time.Sleep(100 * time.Millisecond)
 			if n := len(d.tg.Messages("@news_en")); n != 1 {
 				t.Errorf("the channel holds %d posts of the story, want 1", n)
 			}
