@@ -90,9 +90,9 @@ func (s *Server) takeFailure(method string, chat int64, hasChat bool) (Failure, 
 	return Failure{}, false
 }
 
-// SetRateLimit makes the server answer 429 with parameters.retry_after once requests come
-// faster than perSecond overall (a token bucket holding one second's worth). 0 turns it
-// off.
+// SetRateLimit makes the server answer 429 with parameters.retry_after once requests that
+// send or change messages come faster than perSecond overall (a token bucket holding one
+// second's worth). 0 turns it off.
 func (s *Server) SetRateLimit(perSecond float64) {
 	s.rateMu.Lock()
 	s.rate = perSecond
@@ -102,8 +102,14 @@ func (s *Server) SetRateLimit(perSecond float64) {
 	s.rateOn.Store(perSecond > 0)
 }
 
-func (s *Server) allow() (retryAfter int, ok bool) {
-	if !s.rateOn.Load() {
+// unlimited are the calls Telegram's flood limit does not count: they send nobody anything.
+var unlimited = map[string]bool{
+	"getUpdates": true, "getMe": true, "getChatMember": true, "setMyCommands": true,
+	"setWebhook": true, "deleteWebhook": true, "getWebhookInfo": true,
+}
+
+func (s *Server) allow(method string) (retryAfter int, ok bool) {
+	if !s.rateOn.Load() || unlimited[method] {
 		return 0, true
 	}
 	s.rateMu.Lock()

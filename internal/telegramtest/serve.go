@@ -57,7 +57,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := Request{Method: method, Params: params, Time: time.Now(), Status: 200}
 
-	if ra, ok := s.allow(); !ok {
+	if ra, ok := s.allow(method); !ok {
 		req.Status = 429
 		s.keep(req, chat)
 		writeFailure(w, RetryAfter(ra))
