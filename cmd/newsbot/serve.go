@@ -49,7 +49,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 	if err != nil {
 		return err
 	}
-	rdb, err := redisconn.New(ropt, reg)
+	redisErrors := redisconn.NewErrorCounter()
+	rdb, err := redisconn.New(ropt, redisErrors)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -72,8 +73,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		MaxAge:   cfg.PushMaxAge,
 		Log:      log,
 	})
-	if err := reg.Register(engine); err != nil {
-		return fmt.Errorf("delivery metrics: %w", err)
+	sourceMetrics := source.NewMetrics()
+	// Every part that counts something is a prometheus.Collector, registered here.
+	for _, c := range []prometheus.Collector{redisErrors, engine, sourceMetrics} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
 	}
 
 	// The telegram check fails as soon as the bot's own calls have had no answer for a few
@@ -186,7 +191,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			return fmt.Errorf("metrics: %w", err)
 		}
 
-		parts, err := watchers(cfg, rdb, stories, engine, reg, log)
+		parts, err := watchers(cfg, rdb, stories, engine, sourceMetrics, log)
 		if err != nil {
 			return err
 		}
@@ -251,13 +256,13 @@ type namedWatcher struct {
 }
 
 // watchers builds the configured article sources, all handing stories to delivery.
-func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, reg prometheus.Registerer, log *slog.Logger) ([]namedWatcher, error) {
+func watchers(cfg config.Config, rdb redis.UniversalClient, stories *source.Store, engine *delivery.Engine, metrics *source.Metrics, log *slog.Logger) ([]namedWatcher, error) {
 	deps := source.Deps{
 		Store:   stories,
 		Sink:    engine,
 		Rules:   cfg.ArticleRules(),
 		Log:     log,
-		Metrics: source.NewMetrics(reg),
+		Metrics: metrics,
 		// One name for this copy in every claim and as the stream consumer.
 		Owner: source.InstanceID(),
 	}

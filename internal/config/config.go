@@ -299,9 +299,6 @@ func (c Config) ArticleRules() article.Rules {
 	return article.Rules{Languages: slices.Clone(c.Languages), Topics: slices.Clone(c.Topics)}
 }
 
-// IsAdmin reports whether the Telegram user id is in ADMIN_IDS.
-func (c Config) IsAdmin(id int64) bool { return slices.Contains(c.AdminIDs, id) }
-
 // Channel returns the chat of lang's channel from CHANNELS.
 func (c Config) Channel(lang string) (string, bool) {
 	ch, ok := c.Channels[lang]

@@ -109,9 +109,6 @@ func TestConfigLoadAll(t *testing.T) {
 		c.RatesInterval != 15*time.Minute {
 		t.Errorf("modes and rates: %v", c)
 	}
-	if !c.IsAdmin(42) || c.IsAdmin(43) {
-		t.Error("IsAdmin")
-	}
 	r := c.ArticleRules()
 	if !slices.Equal(r.Languages, []string{"ru", "en"}) || !slices.Equal(r.Topics, []string{"politics", "climate-change"}) {
 		t.Errorf("rules %+v", r)

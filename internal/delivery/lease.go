@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -203,10 +204,22 @@ func (e *Engine) markChats(ctx context.Context, jr *jobRun, args []any) ([]int64
 // flush records results in the ledger and counters and renews, releases or hands back the
 // page's lease — one round trip (a pipeline of the story's script and the hourly counters).
 func (e *Engine) flush(ctx context.Context, p *page, results []result, action string) error {
+	return e.flushAt(ctx, p, results, action, time.Time{})
+}
+
+// flushAt is flush handing the page back for another worker to take over from notBefore on.
+func (e *Engine) flushAt(ctx context.Context, p *page, results []result, action string, notBefore time.Time) error {
 	var sent, failed int64
 	var reasons map[string]int64
+	lease := e.opt.LeaseTTL.Milliseconds()
+	if action == leaseHandBack {
+		lease = 0
+		if !notBefore.IsZero() {
+			lease = notBefore.UnixMilli()
+		}
+	}
 	args := make([]any, 0, 6+2*len(results))
-	args = append(args, p.name, e.owner, e.opt.LeaseTTL.Milliseconds(), action, 0, 0)
+	args = append(args, p.name, e.owner, lease, action, 0, 0)
 	for _, r := range results {
 		for x := &r; x != nil; x = x.extra {
 			args = append(args, x.chat, string(x.state))

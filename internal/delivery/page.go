@@ -20,6 +20,11 @@ const (
 	markLead   = time.Millisecond
 )
 
+// yieldAfter: a page whose chats all have to wait longer than this (their per-chat pace, a 429
+// pause) is handed back, due again when they may be sent, and the worker looks for other work
+// meanwhile — a breaking story does not wait behind readers paced for a second.
+const yieldAfter = 50 * time.Millisecond
+
 // pageRun sends one leased page: slots for a batch (one round trip), mark the chats due
 // together "sending" (one), send each at its slot, record outcomes (one per batch, which also
 // renews the lease).
@@ -34,10 +39,11 @@ type pageRun struct {
 	pending   []int64          // chats still to send
 	lost      bool             // another worker took the page over
 	retracted bool             // the story was withdrawn mid-page
+	yieldTill time.Time        // the page was handed back until then (yieldAfter)
 	lastFlush time.Time
 
-	mu      sync.Mutex
-	results []result
+	mu       sync.Mutex
+	results  []result
 	inFlight sync.WaitGroup
 }
 
@@ -112,6 +118,10 @@ func (r *pageRun) run() {
 		}
 		r.pending = append(r.pending, chatIDs(res.later)...)
 		if len(res.granted) == 0 {
+			if time.Until(res.retryAt) > yieldAfter {
+				r.yieldTill = res.retryAt
+				break
+			}
 			if r.flushDue() {
 				r.flush(leaseRenew)
 			}
@@ -225,7 +235,7 @@ func (r *pageRun) finish() {
 	if len(r.pending) > 0 || r.ctx.Err() != nil || slices.ContainsFunc(results, func(x result) bool { return x.state == handBack }) {
 		action = leaseHandBack
 	}
-	if err := e.flush(fctx, r.p, results, action); err != nil && !errors.Is(err, errLeaseLost) {
+	if err := e.flushAt(fctx, r.p, results, action, r.yieldTill); err != nil && !errors.Is(err, errLeaseLost) {
 		e.log.Error("record sends", "job_id", string(jr.id), "err", err)
 	}
 }

@@ -326,9 +326,10 @@ const (
 // flushScript records the outcome of sends (ledger states; "" hands a chat back), counts them
 // on the job and renews — or, at the end of the page, releases — the page's lease.
 //
-// KEYS: ledger, job, leases, owners. ARGV: page ("" for none), owner, lease ms, lease action
-// (leaseRenew, leaseRelease: the page is done, leaseHandBack: another worker may take it over
-// now), sent count, failed count, chat id, state pairs...
+// KEYS: ledger, job, leases, owners. ARGV: page ("" for none), owner, lease ms (for
+// leaseHandBack: when another worker may take the page over, unix ms; 0: now), lease action
+// (leaseRenew, leaseRelease: the page is done, leaseHandBack), sent count, failed count, chat
+// id, state pairs...
 // Returns 1 while the caller held the lease, 0 otherwise.
 var flushScript = redis.NewScript(luaNow + `
 for i = 7, #ARGV, 2 do
@@ -346,7 +347,7 @@ if ARGV[4] == '` + leaseRelease + `' then
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
 elseif ARGV[4] == '` + leaseHandBack + `' then
-  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
 else
   redis.call('ZADD', KEYS[3], math.floor(now_us() / 1000) + tonumber(ARGV[3]), ARGV[1])

@@ -177,8 +177,3 @@ func (b *Bundle) Date(lang string, t time.Time) string {
 		"Time":  t.Format("15:04"),
 	})
 }
-
-// DateNumeric formats t as "14.09.2022 18:28", the form for tight spaces in every language.
-func (b *Bundle) DateNumeric(t time.Time) string {
-	return t.Format("02.01.2006 15:04")
-}

@@ -356,9 +356,6 @@ func TestDate(t *testing.T) {
 	if got := b.Date("kk", jan); got != "5 қаңтар 2024, 07:03" {
 		t.Errorf("Date(kk, January) = %q", got)
 	}
-	if got := b.DateNumeric(at); got != "14.09.2022 18:28" {
-		t.Errorf("DateNumeric = %q", got)
-	}
 }
 
 // Fan-out renders from many goroutines with one bundle (run with -race).

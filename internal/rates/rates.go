@@ -181,10 +181,10 @@ func (s *Service) tick(ctx context.Context) {
 	switch {
 	case err != nil && !s.redisDown:
 		s.redisDown = true
-		s.opt.Log.Warn("rates: Redis unavailable; rates are not fetched until it is back", "error", err)
+		s.opt.Log.Warn("Redis unavailable; exchange rates are not fetched until it is back", "err", err)
 	case err == nil && s.redisDown:
 		s.redisDown = false
-		s.opt.Log.Info("rates: Redis is back")
+		s.opt.Log.Info("Redis is back; exchange rates are fetched again")
 	}
 }
 
@@ -281,11 +281,11 @@ func (s *Service) fetch(ctx context.Context, token string) error {
 		if ctx.Err() != nil && errors.Is(ferr, context.Canceled) {
 			return nil // shutting down: not the feed's fault
 		}
-		attrs := []any{"url", s.opt.URL, "error", ferr}
+		attrs := []any{"url", s.opt.URL, "err", ferr}
 		if st.day != nil {
 			attrs = append(attrs, "showing_date", st.day.Date.Format(time.DateOnly))
 		}
-		s.opt.Log.Warn("rates: fetch failed; the last good rates stay, marked stale", attrs...)
+		s.opt.Log.Warn("exchange rates fetch failed; the last good rates stay, marked stale", attrs...)
 		return s.save(ctx, token, map[string]string{
 			"failed_at": now.Format(time.RFC3339Nano),
 			"error":     ferr.Error(),
@@ -298,7 +298,7 @@ func (s *Service) fetch(ctx context.Context, token string) error {
 	case st.day != nil && day.Date.Before(st.day.Date):
 		// The bank (or a cache in front of it) served an older day than the one kept: keep
 		// the newer one, and its validators.
-		s.opt.Log.Warn("rates: the feed went back to an older date; keeping the newer rates",
+		s.opt.Log.Warn("exchange rates feed went back to an older date; keeping the newer rates",
 			"feed_date", day.Date.Format(time.DateOnly), "kept_date", st.day.Date.Format(time.DateOnly))
 	default:
 		set["day"] = encodeDay(day)
@@ -317,12 +317,12 @@ func (s *Service) fetch(ctx context.Context, token string) error {
 func (s *Service) logMissing(before, now []string) {
 	for _, c := range now {
 		if !slices.Contains(before, c) {
-			s.opt.Log.Warn("rates: currency missing from the feed; left out until it is back", "currency", c, "url", s.opt.URL)
+			s.opt.Log.Warn("currency missing from the exchange rates feed; left out until it is back", "currency", c, "url", s.opt.URL)
 		}
 	}
 	for _, c := range before {
 		if !slices.Contains(now, c) {
-			s.opt.Log.Info("rates: currency back in the feed", "currency", c)
+			s.opt.Log.Info("currency back in the exchange rates feed", "currency", c)
 		}
 	}
 }
@@ -343,7 +343,7 @@ func (s *Service) save(ctx context.Context, token string, set map[string]string,
 		return fmt.Errorf("save rates: %w", err)
 	}
 	if written == 0 {
-		s.opt.Log.Debug("rates: another copy fetched meanwhile; this fetch is dropped")
+		s.opt.Log.Debug("another copy fetched the exchange rates meanwhile; this fetch is dropped")
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func TestMissingCurrencyLoggedOnce(t *testing.T) {
 	if got := rateStrings(snap.Rates); got != "USD 498.55 up 1.25, RUB 4.75 none 0.00" {
 		t.Errorf("Rates = %s", got)
 	}
-	missing := func() int { return len(e.log.Records("currency missing from the feed")) }
+	missing := func() int { return len(e.log.Records("currency missing from the exchange rates feed")) }
 	if n := missing(); n != 1 {
 		t.Errorf("missing EUR logged %d times over 4 fetches, want once:\n%s", n, e.log)
 	}
@@ -159,7 +159,7 @@ func TestMissingCurrencyLoggedOnce(t *testing.T) {
 	e.feed.serve(t, "rates_all.xml", "")
 	testkit.WaitFor(t, "EUR back", wait, func() bool { snap, _ := latest(t, s); return len(snap.Rates) == 3 })
 	fetches(3)
-	if n := len(e.log.Records("currency back in the feed")); n != 1 {
+	if n := len(e.log.Records("currency back in the exchange rates feed")); n != 1 {
 		t.Errorf("EUR's return logged %d times, want once", n)
 	}
 

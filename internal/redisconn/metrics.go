@@ -30,29 +30,19 @@ type ErrorCounter struct {
 	errors *prometheus.CounterVec
 }
 
-// NewErrorCounter creates the counter and registers it with reg (nil: not registered). When
-// the counter is already registered (a second client in the same process), the registered one
-// is shared.
-func NewErrorCounter(reg prometheus.Registerer) (*ErrorCounter, error) {
-	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+// NewErrorCounter creates the counter. It is a prometheus.Collector: register it.
+func NewErrorCounter() *ErrorCounter {
+	return &ErrorCounter{errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "newsbot_redis_errors_total",
 		Help: "Redis commands and pipelines that failed, by command and kind (timeout, connection, reply).",
-	}, []string{"command", "kind"})
-	if reg != nil {
-		if err := reg.Register(vec); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, err
-			}
-			vec = existing
-		}
-	}
-	return &ErrorCounter{errors: vec}, nil
+	}, []string{"command", "kind"})}
 }
+
+// Describe implements prometheus.Collector.
+func (h *ErrorCounter) Describe(ch chan<- *prometheus.Desc) { h.errors.Describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (h *ErrorCounter) Collect(ch chan<- prometheus.Metric) { h.errors.Collect(ch) }
 
 // DialHook implements redis.Hook. Dial failures surface as the failure of the command that
 // needed the connection, so they are counted there, once.

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -30,9 +29,9 @@ const (
 )
 
 // New builds the client from opt (config.RedisOptions()); opt itself is not modified. Every
-// Redis failure of a command or pipeline is counted in newsbot_redis_errors_total, registered
-// with reg (nil: not registered). New does no network I/O: use WaitReady to wait for Redis.
-func New(opt *redis.UniversalOptions, reg prometheus.Registerer) (redis.UniversalClient, error) {
+// Redis failure of a command or pipeline is counted by errs (nil: not counted). New does no
+// network I/O: use WaitReady to wait for Redis.
+func New(opt *redis.UniversalOptions, errs *ErrorCounter) (redis.UniversalClient, error) {
 	if opt == nil {
 		return nil, errors.New("redis options are missing")
 	}
@@ -60,12 +59,10 @@ func New(opt *redis.UniversalOptions, reg prometheus.Registerer) (redis.Universa
 	// of holding the process for the full read timeout.
 	o.ContextTimeoutEnabled = true
 
-	errs, err := NewErrorCounter(reg)
-	if err != nil {
-		return nil, err
-	}
 	rdb := redis.NewUniversalClient(&o)
-	rdb.AddHook(errs)
+	if errs != nil {
+		rdb.AddHook(errs)
+	}
 	return rdb, nil
 }
 

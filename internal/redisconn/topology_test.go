@@ -72,8 +72,7 @@ func TestSentinel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	rdb, err := New(opt, reg)
+	rdb, err := New(opt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +120,9 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	rdb, err := New(opt, reg)
+	errs := NewErrorCounter()
+	reg.MustRegister(errs)
+	rdb, err := New(opt, errs)
 	if err != nil {
 		t.Fatal(err)
 	}

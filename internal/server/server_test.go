@@ -80,7 +80,9 @@ func TestHealthz(t *testing.T) {
 func TestReadyzFollowsRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	reg := prometheus.NewRegistry()
-	rdb, err := redisconn.New(&redis.UniversalOptions{Addrs: []string{srv.Addr()}}, reg)
+	errs := redisconn.NewErrorCounter()
+	reg.MustRegister(errs)
+	rdb, err := redisconn.New(&redis.UniversalOptions{Addrs: []string{srv.Addr()}}, errs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,39 +469,4 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-func TestProbe(t *testing.T) {
-	var ready atomic.Bool
-	s := newServer(t, Config{Checks: map[string]Check{"redis": func(context.Context) error {
-		if !ready.Load() {
-			return errors.New("connection refused")
-		}
-		return nil
-	}}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-served }()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-
-	for _, addr := range []string{":" + port, "0.0.0.0:" + port, "127.0.0.1:" + port} {
-		if err := Probe(t.Context(), addr, "/healthz"); err != nil {
-			t.Errorf("Probe(%s, /healthz) = %v, want nil", addr, err)
-		}
-	}
-	if err := Probe(t.Context(), ":"+port, "/readyz"); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("Probe(/readyz) while not ready = %v, want a 503 error", err)
-	}
-	ready.Store(true)
-	if err := Probe(t.Context(), ":"+port, "/readyz"); err != nil {
-		t.Errorf("Probe(/readyz) when ready = %v", err)
-	}
-	if err := Probe(t.Context(), "nonsense", "/healthz"); err == nil || !strings.Contains(err.Error(), "HTTP_ADDR") {
-		t.Errorf("Probe with a bad HTTP_ADDR = %v, want an error naming it", err)
-	}
 }

@@ -144,7 +144,8 @@ func newEnv(t *testing.T) *env {
 // newEnvOn is another running copy over the same store.
 func newEnvOn(t *testing.T, st *Store) *env {
 	e := &env{store: st, rec: newRecorder(), logs: &testkit.Log{}, reg: prometheus.NewRegistry()}
-	e.metrics = NewMetrics(e.reg)
+	e.metrics = NewMetrics()
+	e.reg.MustRegister(e.metrics)
 	e.deps = Deps{
 		Store:   st,
 		Sink:    e.rec,

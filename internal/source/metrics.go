@@ -10,8 +10,8 @@ type Metrics struct {
 	sinkErrors *prometheus.CounterVec
 }
 
-// NewMetrics creates the counters and registers them with reg (nil: not registered).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the counters. *Metrics is a prometheus.Collector: register it.
+func NewMetrics() *Metrics {
 	m := &Metrics{
 		stories: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsbot_source_stories_total",
@@ -30,10 +30,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Stories the sink (delivery) refused or failed to take (they are retried), by source kind.",
 		}, []string{"source"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.stories, m.invalid, m.fetches, m.sinkErrors)
-	}
 	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.stories, m.invalid, m.fetches, m.sinkErrors}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
 }
 
 func (m *Metrics) story(source, event string) {
