@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 	"newsbot/internal/telegramtest"
+	"newsbot/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -104,27 +104,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// run runs eng until the test ends (or stop is called) and checks that Run returns promptly.
+// run runs eng until the test ends (or stop is called).
 func run(t testing.TB, eng *Engine) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run did not return within 10s of shutdown")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testkit.Run(t, eng.Run)
 }
 
 // readers saves n active readers of lang following topics (all topics when none), with chat

@@ -156,28 +156,9 @@ func newEnv(t *testing.T, file string) (*env, *Service) {
 	return e, New(rdb, e.opt)
 }
 
-// run starts s.Run and stops it when the test ends (or when stop is called).
+// run runs s until the test ends (or stop is called).
 func run(t *testing.T, s *Service) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run did not return after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testkit.Run(t, s.Run)
 }
 
 // latest is Latest that fails the test on an error.

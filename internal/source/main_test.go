@@ -178,28 +178,9 @@ func (e *env) invalidCount(kind string) float64 {
 	return testutil.ToFloat64(e.metrics.invalid.WithLabelValues(kind))
 }
 
-// run starts w and returns a stop function that waits for it to return.
+// run runs w until the test ends (or stop is called).
 func run(t *testing.T, w Watcher) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("Run did not return after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testkit.Run(t, w.Run)
 }
 
 func story(id, lang string, published time.Time) article.Article {
