@@ -25,6 +25,8 @@ const usage = `newsbot — Telegram news bot for a multilingual publisher
 Usage:
   newsbot [run]                       run the service (configured by the environment and .env)
   newsbot preview [-lang LL] FILE...  print the Bot API request each article file becomes
+  newsbot playground                  the whole service against a Telegram stand-in, on a page
+                                      at HTTP_ADDR (no token needed)
   newsbot version                     print the version
   newsbot help                        show this help
 
@@ -91,6 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, newLogger(cfg, stderr), stdout)
 	case "preview":
 		return preview(args, getenv, stdout, stderr)
+	case "playground":
+		return playgroundCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "newsbot", version)
 		return nil
