@@ -44,10 +44,7 @@ func chooseRedis(ctx context.Context, redisURL string, log *slog.Logger) (*redis
 		redisURL = "redis://localhost:6379/0"
 	}
 	if opt, err := redis.ParseURL(redisURL); err == nil {
-		opt.DialTimeout, opt.ReadTimeout, opt.MaxRetries = time.Second, time.Second, -1
-		c := redis.NewClient(opt)
-		err := c.Ping(ctx).Err()
-		_ = c.Close()
+		err := ping(ctx, opt, time.Second)
 		if err == nil {
 			return &redisChoice{url: redisURL, prefix: Prefix + run + ":", shared: true, log: log}, nil
 		}
@@ -180,12 +177,9 @@ func waitRedis(ctx context.Context, redisURL string, exited <-chan struct{}) err
 	if err != nil {
 		return err
 	}
-	opt.DialTimeout, opt.MaxRetries = 200*time.Millisecond, -1
-	c := redis.NewClient(opt)
-	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := c.Ping(ctx).Err()
+		err := ping(ctx, opt, 200*time.Millisecond)
 		if err == nil {
 			return nil
 		}
@@ -200,6 +194,22 @@ func waitRedis(ctx context.Context, redisURL string, exited <-chan struct{}) err
 			return fmt.Errorf("not answering after 10s: %w", err)
 		}
 	}
+}
+
+// ping asks Redis for PONG. Whether anything listens is tried first with a plain dial, so
+// that "nothing there" costs no retries and no lines from the Redis library's own logger.
+func ping(ctx context.Context, opt *redis.Options, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, opt.Network, opt.Addr)
+	if err != nil {
+		return err
+	}
+	_ = conn.Close()
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
+	opt.MaxRetries, opt.DialerRetries = -1, 1
+	c := redis.NewClient(opt)
+	defer c.Close()
+	return c.Ping(ctx).Err()
 }
 
 func freePort() (int, error) {
