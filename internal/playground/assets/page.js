@@ -5,8 +5,9 @@
 
 const LANG = document.body.dataset.lang;
 
+// post sends an action; answers and errors come in the page's language.
 async function post(path, body) {
-  const resp = await fetch(path, {
+  const resp = await fetch(path + "?lang=" + LANG, {
     method: "POST",
     headers: {"Content-Type": "application/json"},
     body: JSON.stringify(body),
