@@ -3,7 +3,6 @@ package playground
 import (
 	"embed"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,8 +73,11 @@ func newPage(d pageDeps) *page {
 
 func (p *page) handler() http.Handler {
 	mux := http.NewServeMux()
-	static, _ := fs.Sub(assets, "assets")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	for _, name := range []string{"page.js", "page.css"} {
+		mux.HandleFunc("GET /static/"+name, func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFileFS(w, r, assets, "assets/"+name)
+		})
+	}
 	mux.HandleFunc("GET /{$}", p.index)
 	mux.HandleFunc("GET /events", p.events)
 	mux.HandleFunc("GET /part/chat", p.partChat)

@@ -277,6 +277,12 @@ func TestPageLabelsFollowTheChosenLanguage(t *testing.T) {
 			t.Errorf("%s page lacks %q", lang, want)
 		}
 	}
+	if js := tp.get("/static/page.js"); !strings.Contains(js, "EventSource") {
+		t.Error("the page's script is not served")
+	}
+	if resp, err := http.Get(tp.url + "/static/page.html"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the template is served as a file: %v %v", resp.StatusCode, err)
+	}
 }
 
 // TestEveryLabelIsTranslated catches a label used by the page but missing from

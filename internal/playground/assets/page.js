@@ -63,12 +63,15 @@ function refreshChat(el) {
   return refresh(el, "/part/chat?id=" + encodeURIComponent(el.dataset.chat) + "&lang=" + LANG);
 }
 
-function refreshPart(name) {
+async function refreshPart(name) {
   const el = document.querySelector('[data-part="' + name + '"]');
   if (!el) return;
   let url = "/part/" + name + "?lang=" + LANG;
   if (name === "readers") url += "&selected=" + encodeURIComponent(readerChat().dataset.chat);
-  return refresh(el, url);
+  await refresh(el, url);
+  // The first readers arrive after the page was loaded: show the first one's chat.
+  const first = document.querySelector("[data-reader]");
+  if (name === "readers" && readerChat().dataset.chat === "0" && first) selectReader(first.dataset.reader);
 }
 
 function readerChat() { return document.getElementById("reader-chat"); }
@@ -86,8 +89,18 @@ function selectReader(id) {
 function connect() {
   const conn = document.getElementById("conn");
   const es = new EventSource("/events");
-  es.addEventListener("open", () => { conn.hidden = true; });
+  let lost = false;
+  es.addEventListener("open", () => {
+    conn.hidden = true;
+    if (!lost) return;
+    // Back after a lost connection: what changed meanwhile was not announced.
+    lost = false;
+    for (const el of document.querySelectorAll(".chat")) refreshChat(el);
+    refreshPart("readers");
+    refreshPart("stories");
+  });
   es.addEventListener("error", () => {
+    lost = true;
     conn.textContent = document.body.dataset.reconnecting;
     conn.hidden = false;
   });
