@@ -280,8 +280,13 @@ func TestPageLabelsFollowTheChosenLanguage(t *testing.T) {
 	if js := tp.get("/static/page.js"); !strings.Contains(js, "EventSource") {
 		t.Error("the page's script is not served")
 	}
-	if resp, err := http.Get(tp.url + "/static/page.html"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("the template is served as a file: %v %v", resp.StatusCode, err)
+	resp, err := http.Get(tp.url + "/static/page.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the template is served as a file: %d", resp.StatusCode)
 	}
 }
 
