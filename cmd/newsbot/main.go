@@ -26,6 +26,8 @@ const usage = `newsbot — Telegram news bot for a multilingual publisher
 Usage:
   newsbot [run]                       run the service (configured by the environment and .env)
   newsbot preview [-lang LL] FILE...  print the Bot API request each article file becomes
+  newsbot playground                  the whole service against a Telegram stand-in, on a page
+                                      at HTTP_ADDR (no token needed)
   newsbot version                     print the version
   newsbot help                        show this help
 
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, lookupEnv config.Lookup, stdout, st
 		return serve(ctx, cfg, log, stdout)
 	case "preview":
 		return preview(args, lookupEnv, stdout, stderr)
+	case "playground":
+		return playgroundCmd(ctx, args, lookupEnv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "newsbot", version)
 		return nil
@@ -105,11 +109,7 @@ func run(ctx context.Context, args []string, lookupEnv config.Lookup, stdout, st
 // loadConfig reads the configuration from the environment and the .env file (ENV_FILE,
 // default .env).
 func loadConfig(lookupEnv config.Lookup) (config.Config, error) {
-	path, _ := lookupEnv("ENV_FILE")
-	if path = strings.TrimSpace(path); path == "" {
-		path = ".env"
-	}
-	env, ferr := config.Environ(path, lookupEnv)
+	env, ferr := environ(lookupEnv)
 	if env == nil {
 		return config.Config{}, ferr
 	}
@@ -120,6 +120,15 @@ func loadConfig(lookupEnv config.Lookup) (config.Config, error) {
 	// Problems of the file's lines (a misspelt name) are listed with the others.
 	cfg, err := config.Load(env, spoken)
 	return cfg, errors.Join(ferr, err)
+}
+
+// environ is lookupEnv with the .env file (ENV_FILE, default .env) behind it.
+func environ(lookupEnv config.Lookup) (config.Lookup, error) {
+	path, _ := lookupEnv("ENV_FILE")
+	if path = strings.TrimSpace(path); path == "" {
+		path = ".env"
+	}
+	return config.Environ(path, lookupEnv)
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -1,4 +1,4 @@
-package telegramtest
+package botapi
 
 import (
 	"math"
@@ -60,7 +60,7 @@ func (s *Server) FailNext(method string, chatID any, f Failure) {
 	if chatID != nil {
 		id, ok := s.resolve(chatID)
 		if !ok {
-			panic("telegramtest: FailNext: bad chat id")
+			panic("botapi: FailNext: bad chat id")
 		}
 		chat = id
 	}

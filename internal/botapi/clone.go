@@ -1,4 +1,4 @@
-package telegramtest
+package botapi
 
 import (
 	"reflect"

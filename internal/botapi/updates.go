@@ -1,4 +1,4 @@
-package telegramtest
+package botapi
 
 import (
 	"encoding/json"
@@ -28,13 +28,13 @@ func (s *Server) PushUpdate(u any) int {
 	default:
 		b, err := json.Marshal(u)
 		if err != nil {
-			panic(fmt.Sprintf("telegramtest: PushUpdate: %v", err))
+			panic(fmt.Sprintf("botapi: PushUpdate: %v", err))
 		}
 		raw = b
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		panic(fmt.Sprintf("telegramtest: PushUpdate: not an object: %v", err))
+		panic(fmt.Sprintf("botapi: PushUpdate: not an object: %v", err))
 	}
 	s.upMu.Lock()
 	defer s.upMu.Unlock()

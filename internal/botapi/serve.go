@@ -1,4 +1,4 @@
-package telegramtest
+package botapi
 
 import (
 	"bytes"
@@ -27,7 +27,8 @@ var boolParams = map[string]bool{
 	"allow_sending_without_reply": true, "has_spoiler": true, "show_caption_above_media": true,
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers one Bot API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, "/bot") {
 		writeFailure(w, Failure{Code: 404, Description: "Not Found"})
 		return
@@ -56,17 +57,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req := Request{Method: method, Params: params, Time: time.Now(), Status: 200}
-
-	if ra, ok := s.allow(method); !ok {
-		req.Status = 429
-		s.keep(req, chat)
-		writeFailure(w, RetryAfter(ra))
-		return
-	}
-	if f, ok := s.takeFailure(method, chat, hasChat); ok {
+	fail := func(f Failure) {
 		req.Status = f.Code
+		s.stats.refused(f.Code)
 		s.keep(req, chat)
 		writeFailure(w, f)
+	}
+
+	if ra, ok := s.allow(method); !ok {
+		fail(RetryAfter(ra))
+		return
+	}
+	if hasChat && sendMethods[method] {
+		if ra, ok := s.allowChat(chat, req.Time); !ok {
+			fail(RetryAfter(ra))
+			return
+		}
+	}
+	if f, ok := s.takeFailure(method, chat, hasChat); ok {
+		fail(f)
 		return
 	}
 	if h := s.handler.Load(); h != nil {
@@ -77,16 +86,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if hasChat && s.nBlocked.Load() > 0 && s.isBlocked(chat) && blockedMethod(method) {
+		fail(Blocked())
+		return
+	}
 	if method == "getUpdates" {
 		s.keep(req, chat)
 		s.getUpdates(w, r, params)
 		return
 	}
-	result, fail := s.answer(&req, chat, hasChat)
-	if fail != nil {
-		req.Status = fail.Code
-		s.keep(req, chat)
-		writeFailure(w, *fail)
+	result, f := s.answer(&req, chat, hasChat)
+	if f != nil {
+		fail(*f)
 		return
 	}
 	s.keep(req, chat)
@@ -138,7 +149,7 @@ func (s *Server) writeResponse(w http.ResponseWriter, resp *Response) {
 func writeResult(w http.ResponseWriter, result any) {
 	b, err := json.Marshal(result)
 	if err != nil {
-		writeFailure(w, Failure{Code: 500, Description: "telegramtest: encode result: " + err.Error()})
+		writeFailure(w, Failure{Code: 500, Description: "botapi: encode result: " + err.Error()})
 		return
 	}
 	var buf bytes.Buffer

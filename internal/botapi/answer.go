@@ -1,11 +1,11 @@
-package telegramtest
+package botapi
 
 import (
-	"html"
 	"maps"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 )
 
 // sendMethods answer a new Message in the chat.
@@ -16,17 +16,21 @@ var sendMethods = map[string]bool{
 }
 
 type userJSON struct {
-	ID        int64  `json:"id"`
-	IsBot     bool   `json:"is_bot"`
-	FirstName string `json:"first_name"`
-	Username  string `json:"username,omitempty"`
+	ID           int64  `json:"id"`
+	IsBot        bool   `json:"is_bot"`
+	FirstName    string `json:"first_name"`
+	LastName     string `json:"last_name,omitempty"`
+	Username     string `json:"username,omitempty"`
+	LanguageCode string `json:"language_code,omitempty"`
 }
 
 type chatJSON struct {
-	ID       int64  `json:"id"`
-	Type     string `json:"type"`
-	Username string `json:"username,omitempty"`
-	Title    string `json:"title,omitempty"`
+	ID        int64  `json:"id"`
+	Type      string `json:"type"`
+	Username  string `json:"username,omitempty"`
+	Title     string `json:"title,omitempty"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
 }
 
 type photoJSON struct {
@@ -37,28 +41,32 @@ type photoJSON struct {
 }
 
 type messageJSON struct {
-	MessageID   int         `json:"message_id"`
-	From        *userJSON   `json:"from,omitempty"`
-	Date        int64       `json:"date"`
-	EditDate    int64       `json:"edit_date,omitempty"`
-	Chat        chatJSON    `json:"chat"`
-	Text        string      `json:"text,omitempty"`
-	Caption     string      `json:"caption,omitempty"`
-	Photo       []photoJSON `json:"photo,omitempty"`
-	ReplyMarkup any         `json:"reply_markup,omitempty"`
+	MessageID       int         `json:"message_id"`
+	From            *userJSON   `json:"from,omitempty"`
+	SenderChat      *chatJSON   `json:"sender_chat,omitempty"`
+	Date            int64       `json:"date"`
+	EditDate        int64       `json:"edit_date,omitempty"`
+	Chat            chatJSON    `json:"chat"`
+	Text            string      `json:"text,omitempty"`
+	Entities        []Entity    `json:"entities,omitempty"`
+	Caption         string      `json:"caption,omitempty"`
+	CaptionEntities []Entity    `json:"caption_entities,omitempty"`
+	Photo           []photoJSON `json:"photo,omitempty"`
+	ReplyMarkup     any         `json:"reply_markup,omitempty"`
 }
-
-var botUser = userJSON{ID: BotID, IsBot: true, FirstName: "Newsbot", Username: BotUsername}
 
 func (s *Server) chatJSON(id int64) chatJSON {
 	c := chatJSON{ID: id}
 	switch {
 	case id > 0:
 		c.Type = "private"
+		if u, ok := s.user(id); ok {
+			c.FirstName, c.LastName, c.Username = u.FirstName, u.LastName, u.Username
+		}
 	case id <= -1000000000000:
 		c.Type = "supergroup"
 		if u := s.usernameOf(id); u != "" {
-			c.Type, c.Username = "channel", u
+			c.Type, c.Username, c.Title = "channel", u, u
 		}
 	default:
 		c.Type = "group"
@@ -66,15 +74,22 @@ func (s *Server) chatJSON(id int64) chatJSON {
 	return c
 }
 
+// messageJSON is the Message Telegram answers for what the bot sent (or holds after an edit).
 func (s *Server) messageJSON(chat int64, r *Request, edited bool) messageJSON {
-	m := messageJSON{MessageID: r.MessageID, From: &botUser, Date: r.Time.Unix(), Chat: s.chatJSON(chat)}
+	m := messageJSON{MessageID: r.MessageID, From: &s.bot, Date: r.Time.Unix(), Chat: s.chatJSON(chat)}
+	if m.Chat.Type == "channel" {
+		// A channel post has no sender, only the channel.
+		m.From, m.SenderChat = nil, &m.Chat
+	}
 	if edited {
 		m.EditDate = r.Time.Unix()
 	}
 	text, _ := r.Params["text"].(string)
 	caption, _ := r.Params["caption"].(string)
 	if r.Params["parse_mode"] == "HTML" {
-		text, caption = plainText(text), plainText(caption)
+		// Stored messages passed the parser when they were sent.
+		text, m.Entities, _ = ParseHTML(text)
+		caption, m.CaptionEntities, _ = ParseHTML(caption)
 	}
 	m.Text, m.Caption = text, caption
 	if _, ok := r.Params["photo"]; ok {
@@ -100,20 +115,20 @@ func (s *Server) answer(req *Request, chat int64, hasChat bool) (any, *Failure) 
 		if f := checkLimits(req.Method, p); f != nil {
 			return nil, f
 		}
+		if f := checkPhoto(p); f != nil {
+			return nil, f
+		}
 		sh := s.shardOf(chat)
 		sh.mu.Lock()
-		c := sh.chats[chat]
-		if c == nil {
-			c = &chatState{msgs: map[int]*Request{}}
-			sh.chats[chat] = c
-		}
+		c := sh.chat(chat)
 		c.lastID++
 		req.MessageID = c.lastID
 		if s.record.Load() {
-			stored := *req
-			c.msgs[req.MessageID] = &stored
+			c.msgs[req.MessageID] = &entry{req: *req}
 		}
+		c.ver = s.watch.bump()
 		sh.mu.Unlock()
+		s.stats.sent.Add(1)
 		if req.Method == "copyMessage" {
 			return map[string]int{"message_id": req.MessageID}, nil // a MessageId, as Telegram answers
 		}
@@ -140,11 +155,14 @@ func (s *Server) answer(req *Request, chat int64, hasChat bool) (any, *Failure) 
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		c := sh.chats[chat]
-		if c != nil && c.msgs[int(id)] != nil {
-			delete(c.msgs, int(id))
+		if c != nil && c.msgs[int(id)] != nil && !c.msgs[int(id)].deleted {
+			m := c.msgs[int(id)]
+			m.deleted, m.deleteAt = true, req.Time
+			c.ver = s.watch.bump()
+			s.stats.deleted.Add(1)
 			return true, nil
 		}
-		// Ids the fake never issued in this chat are a test's own invention: accept them.
+		// Ids the server never issued in this chat are a test's own invention: accept them.
 		// An id it issued and no longer holds was deleted already: answer as Telegram does.
 		if c != nil && int(id) <= c.lastID && s.record.Load() {
 			return nil, &Failure{Code: 400, Description: "Bad Request: message to delete not found"}
@@ -152,7 +170,7 @@ func (s *Server) answer(req *Request, chat int64, hasChat bool) (any, *Failure) 
 		return true, nil
 
 	case req.Method == "getMe":
-		return botUser, nil
+		return s.bot, nil
 
 	case req.Method == "getChatMember":
 		uid, _ := p["user_id"].(int64)
@@ -162,10 +180,18 @@ func (s *Server) answer(req *Request, chat int64, hasChat bool) (any, *Failure) 
 		if !ok {
 			st = "member"
 		}
-		return map[string]any{"user": userJSON{ID: uid, FirstName: "User " + strconv.FormatInt(uid, 10)}, "status": st}, nil
+		u := userJSON{ID: uid, FirstName: "User " + strconv.FormatInt(uid, 10)}
+		if known, ok := s.user(uid); ok {
+			u = known.json()
+		}
+		return map[string]any{"user": u, "status": st}, nil
 
 	case req.Method == "getChat":
 		return s.chatJSON(chat), nil
+
+	case req.Method == "answerCallbackQuery":
+		s.answerQuery(req)
+		return true, nil
 
 	case req.Method == "setWebhook":
 		url, _ := p["url"].(string)
@@ -189,7 +215,7 @@ func (s *Server) answer(req *Request, chat int64, hasChat bool) (any, *Failure) 
 		defer s.upMu.Unlock()
 		return map[string]any{"url": s.webhook, "has_custom_certificate": false, "pending_update_count": len(s.updates)}, nil
 	}
-	// answerCallbackQuery, setMyCommands, sendChatAction, pinChatMessage...: true.
+	// setMyCommands, sendChatAction, pinChatMessage...: true.
 	return true, nil
 }
 
@@ -198,22 +224,28 @@ func (s *Server) edit(req *Request, chat int64) (any, *Failure) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	c := sh.chats[chat]
-	var old *Request
+	var old *entry
 	if c != nil {
 		old = c.msgs[req.MessageID]
 	}
-	if old == nil {
+	if old == nil || old.deleted {
 		if c != nil && req.MessageID <= c.lastID && req.MessageID > 0 && s.record.Load() {
 			return nil, &Failure{Code: 400, Description: "Bad Request: message to edit not found"}
 		}
-		// A message the fake never sent (a test's invented callback message): accept.
+		// A message the server never sent (a test's invented callback message): accept.
 		return s.messageJSON(chat, req, true), nil
 	}
-	next := *old
-	next.Params = maps.Clone(old.Params)
+	if old.from != nil {
+		return nil, &Failure{Code: 400, Description: "Bad Request: message can't be edited"}
+	}
+	next := old.req
+	next.Params = maps.Clone(old.req.Params)
 	next.Time = req.Time
 	switch req.Method {
 	case "editMessageText":
+		if _, photo := next.Params["photo"]; photo {
+			return nil, &Failure{Code: 400, Description: "Bad Request: there is no text in the message to edit"}
+		}
 		next.Params["text"] = req.Params["text"]
 		setOrDelete(next.Params, req.Params, "parse_mode")
 		setOrDelete(next.Params, req.Params, "link_preview_options")
@@ -225,10 +257,12 @@ func (s *Server) edit(req *Request, chat int64) (any, *Failure) {
 	case "editMessageReplyMarkup":
 		setOrDelete(next.Params, req.Params, "reply_markup")
 	}
-	if equalJSON(next.Params, old.Params) {
+	if equalJSON(next.Params, old.req.Params) {
 		return nil, &Failure{Code: 400, Description: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"}
 	}
-	c.msgs[req.MessageID] = &next
+	c.msgs[req.MessageID] = &entry{req: next, edits: old.edits + 1}
+	c.ver = s.watch.bump()
+	s.stats.edited.Add(1)
 	return s.messageJSON(chat, &next, true), nil
 }
 
@@ -247,59 +281,61 @@ func checkLimits(method string, p map[string]any) *Failure {
 	if d := checkKeyboard(p); d != "" {
 		return &Failure{Code: 400, Description: d}
 	}
-	if isHTML {
-		for _, k := range []string{"text", "caption"} {
-			if s, ok := p[k].(string); ok {
-				if d := checkHTML(s); d != "" {
-					return &Failure{Code: 400, Description: d}
-				}
-			}
-		}
-	}
-	length := func(k string) (int, bool) {
+	// plain is what Telegram shows of a parameter: HTML parsed when parse_mode says so.
+	plain := func(k string) (string, bool, *Failure) {
 		s, ok := p[k].(string)
-		if !ok {
-			return 0, false
+		if !ok || !isHTML {
+			return s, ok, nil
 		}
-		if isHTML {
-			s = plainText(s)
+		text, _, err := ParseHTML(s)
+		if err != nil {
+			return "", true, &Failure{Code: 400, Description: err.Error()}
 		}
-		return len(utf16.Encode([]rune(s))), true
+		return text, true, nil
 	}
 	switch method {
 	case "sendMessage", "editMessageText":
-		n, ok := length("text")
-		if !ok || strings.TrimSpace(p["text"].(string)) == "" {
+		text, ok, f := plain("text")
+		if f != nil {
+			return f
+		}
+		if !ok || strings.TrimSpace(text) == "" {
 			return &Failure{Code: 400, Description: "Bad Request: message text is empty"}
 		}
-		if n > 4096 {
+		if utf16Len(text) > 4096 {
 			return &Failure{Code: 400, Description: "Bad Request: message is too long"}
 		}
 	default:
-		if n, _ := length("caption"); n > 1024 {
+		caption, _, f := plain("caption")
+		if f != nil {
+			return f
+		}
+		if utf16Len(caption) > 1024 {
 			return &Failure{Code: 400, Description: "Bad Request: message caption is too long"}
 		}
 	}
 	return nil
 }
 
-// plainText is what Telegram shows of an HTML-formatted text: tags removed, entities
-// decoded. It does not validate the markup.
-func plainText(s string) string {
-	if !strings.ContainsAny(s, "<&") {
-		return s
+// checkPhoto refuses a photo URL Telegram could not download: one it cannot parse, and one on
+// a host it cannot reach (reserved names, loopback and private addresses). File ids and
+// uploads pass.
+func checkPhoto(p map[string]any) *Failure {
+	photo, _ := p["photo"].(string)
+	if !strings.Contains(photo, "://") {
+		return nil
 	}
-	var b strings.Builder
-	in := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			in = true
-		case r == '>' && in:
-			in = false
-		case !in:
-			b.WriteRune(r)
-		}
+	u, err := url.Parse(photo)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return &Failure{Code: 400, Description: "Bad Request: wrong file identifier/HTTP URL specified"}
 	}
-	return html.UnescapeString(b.String())
+	host := strings.ToLower(u.Hostname())
+	unreachable := host == "localhost" || strings.HasSuffix(host, ".invalid") || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".local")
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalUnicast()) {
+		unreachable = true
+	}
+	if unreachable {
+		return &Failure{Code: 400, Description: "Bad Request: failed to get HTTP URL content"}
+	}
+	return nil
 }
