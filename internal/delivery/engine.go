@@ -55,6 +55,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/post"
+	"newsbot/internal/schedule"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -68,15 +69,20 @@ type Sender interface {
 // its labels are, and what to do with chats Telegram says are gone or moved.
 type Readers interface {
 	AudiencePage(ctx context.Context, lang string, topics []string, breaking bool, after int64, n int) ([]int64, error)
-	InterfaceLangs(ctx context.Context, chatIDs []int64) ([]string, error)
+	AudienceSize(ctx context.Context, lang string, topics []string, breaking bool) (int64, error)
+	DigestPage(ctx context.Context, after int64, n int) ([]int64, error)
+	DigestSize(ctx context.Context) (int64, error)
+	Prefs(ctx context.Context, chatIDs []int64) ([]subscriber.Prefs, error)
+	Readers(ctx context.Context, chatIDs []int64) ([]subscriber.Reader, []bool, error)
 	SetStatus(ctx context.Context, chatID int64, st subscriber.Status) error
 	Delete(ctx context.Context, chatID int64) error
 	Migrate(ctx context.Context, from, to int64) error
 }
 
-// Renderer renders a story for one label language (*post.Renderer).
+// Renderer renders a story for one label language, and a reader's digest (*post.Renderer).
 type Renderer interface {
 	Render(a article.Article, lang string, chatID any) (post.Post, error)
+	Digest(in post.DigestInput, lang string) (string, bool)
 }
 
 // Options tune an Engine; zero values take the defaults in brackets.
@@ -84,9 +90,20 @@ type Options struct {
 	Prefix   string            // REDIS_PREFIX
 	Channels map[string]string // CHANNELS: story language → "@channel" or "-100…" id
 	SendRate float64           // SEND_RATE, messages/s for all copies together; <= 0: no limit
-	// MaxAge is how long after a story (or an editor's push) a send that could not leave is
-	// still tried again [24h].
+	// MaxAge is PUSH_MAX_AGE: an instant push later than this after its story is skipped as
+	// stale, and a send that could not leave is tried again until then (after an editor's
+	// push, until this long after the push) [6h].
 	MaxAge time.Duration
+	// PaidBroadcast sends readers' messages with allow_paid_broadcast (PAID_BROADCAST).
+	PaidBroadcast bool
+
+	Location    *time.Location   // TIMEZONE, of digest times and quiet hours [UTC]
+	DigestTimes []schedule.Clock // DIGEST_TIMES; none: no digests
+	QuietHours  schedule.Window  // QUIET_HOURS; zero: none
+	// RatesLine is the day's exchange rates line in a language, atop digests; nil or "": none.
+	RatesLine func(ctx context.Context, lang string) string
+	// Clock is the time [time.Now]; tests and simulations move it.
+	Clock func() time.Time
 
 	Concurrency  int           // sends in flight per copy [64]
 	Workers      int           // pages worked at once per copy [4]
@@ -121,7 +138,7 @@ func (o *Options) defaults() {
 	def(&o.Workers, 4)
 	def(&o.PageSize, 500)
 	def(&o.Batch, 64)
-	defd(&o.MaxAge, 24*time.Hour)
+	defd(&o.MaxAge, 6*time.Hour)
 	defd(&o.LeaseTTL, 30*time.Second)
 	defd(&o.Backoff, time.Second)
 	defd(&o.MaxBackoff, 30*time.Second)
@@ -133,6 +150,12 @@ func (o *Options) defaults() {
 	defd(&o.ReplyPatience, 30*time.Second)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 }
 
@@ -189,6 +212,10 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	sem := make(chan struct{}, e.opt.Concurrency)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		e.keepTime(gctx)
+		return nil
+	})
 	for range e.opt.Workers {
 		g.Go(func() error {
 			e.work(gctx, sendCtx, sem)
@@ -245,6 +272,8 @@ func (e *Engine) work(ctx, sendCtx context.Context, sem chan struct{}) {
 		}
 	}
 }
+
+func (e *Engine) now() time.Time { return e.opt.Clock() }
 
 // notify wakes an idle worker of this copy: work was just queued.
 func (e *Engine) notify() {

@@ -111,7 +111,7 @@ func (e *Engine) store(ctx context.Context, a article.Article, id JobID, breakin
 	if err != nil {
 		return "", fmt.Errorf("encode story: %w", err)
 	}
-	now := time.Now().UnixMilli()
+	now := e.now().UnixMilli()
 	keys := []string{e.keys.meta(a.ID)}
 	args := []any{raw, a.Hash(), now, e.opt.LedgerTTL.Milliseconds()}
 	if id != "" {
@@ -131,7 +131,15 @@ func (e *Engine) store(ctx context.Context, a article.Article, id JobID, breakin
 	cv, _ := strconv.ParseInt(res[1], 10, 64)
 	first := st == replyFirst
 	queue := id != "" && (first || st == replyCreated || st == string(JobRunning))
+	var est int64
+	if first || st == replyCreated {
+		// The budget counts what waits; a failed count only blurs the estimate.
+		est, _ = e.readers.AudienceSize(ctx, a.Lang, a.Topics, breaking)
+	}
 	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if est > 0 {
+			p.HSet(ctx, e.keys.job(id), "est", est)
+		}
 		if e.opt.Channels[a.Lang] != "" {
 			p.ZAdd(ctx, e.keys.chanQueue(), redis.Z{Score: float64(now), Member: chanMember(a.ID, cv)})
 		}
@@ -143,6 +151,9 @@ func (e *Engine) store(ctx context.Context, a article.Article, id JobID, breakin
 			// another hash slot than the story, so it cannot share the script: a crash between
 			// the two leaves the story uncounted, never counted twice.
 			e.storyCmds(ctx, p)
+			// Digests find the stories handed on since a reader's last one here.
+			p.ZAdd(ctx, e.keys.recent(), redis.Z{Score: float64(now), Member: a.ID})
+			p.ZRemRangeByScore(ctx, e.keys.recent(), "-inf", "("+strconv.FormatInt(now-recentKeep.Milliseconds(), 10))
 		}
 		return nil
 	})
@@ -183,7 +194,8 @@ type storyRecord struct {
 	revision  string
 	retracted bool
 	noPhoto   bool // its photo could not be fetched: send the text form
-	published bool // it was published or pushed (not only corrected): the channel gets it
+	published bool      // it was published or pushed (not only corrected): the channel gets it
+	first     time.Time // when it was first handed on for readers
 	found     bool
 }
 
@@ -204,6 +216,10 @@ func (e *Engine) loadStory(ctx context.Context, storyID string) (storyRecord, er
 		return storyRecord{}, nil
 	}
 	s := storyRecord{found: true, retracted: v[2] != nil, published: v[4] != nil}
+	if ms, ok := v[4].(string); ok {
+		n, _ := strconv.ParseInt(ms, 10, 64)
+		s.first = time.UnixMilli(n)
+	}
 	s.revision, _ = v[1].(string)
 	if err := json.Unmarshal([]byte(raw), &s.art); err != nil {
 		return storyRecord{}, fmt.Errorf("load story %s: %w", storyID, err)
@@ -256,6 +272,7 @@ func (e *Engine) noPhoto(ctx context.Context, s storyRecord, cause error) bool {
 // per label language (only chat_id changes per reader).
 type jobRun struct {
 	id       JobID
+	digest   *digestRun  // a digest job; nil for a story's
 	story    storyRecord // as loaded; not changed after
 	breaking bool
 	by       int64     // the editor who pushed it; 0 for a story published on its own
@@ -330,6 +347,16 @@ func (e *Engine) loadJob(ctx context.Context, id JobID, revision string) (*jobRu
 		return jr, nil
 	}
 	e.mu.Unlock()
+	if at, ok := id.digestAt(); ok {
+		jr, err := e.loadDigest(ctx, id, at)
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		e.jobs[id] = jr
+		e.mu.Unlock()
+		return jr, nil
+	}
 	s, err := e.loadStory(ctx, id.story())
 	if err != nil {
 		return nil, err

@@ -36,6 +36,9 @@ func (k keys) queue(high bool) string {
 	return k.base + "{q}:normal"
 }
 
+// recent is a ZSET of the stories handed on lately (id → when, ms), for digests.
+func (k keys) recent() string { return k.base + "{q}:recent" }
+
 // chanQueue is the channel queue: a ZSET of channel tasks ("<story id>#<version>", see
 // channel.go) scored by when they are due (ms).
 func (k keys) chanQueue() string { return k.base + "{q}:chan" }

@@ -64,8 +64,7 @@ func (e *Engine) claim(ctx context.Context, id JobID) (*page, error) {
 		if err != nil {
 			return nil, fmt.Errorf("claim work in job %s: bad cursor %q", id, res[1])
 		}
-		a := jr.story.art
-		ids, err := e.readers.AudiencePage(ctx, a.Lang, a.Topics, jr.breaking, after, e.opt.PageSize)
+		ids, err := e.audiencePage(ctx, jr, after)
 		if err != nil {
 			return nil, fmt.Errorf("claim work in job %s: %w", id, err)
 		}
@@ -101,6 +100,16 @@ func (e *Engine) claim(ctx context.Context, id JobID) (*page, error) {
 	return nil, nil
 }
 
+// audiencePage is the next page of the job's audience after chat id after: the story's
+// readers, or the digest readers.
+func (e *Engine) audiencePage(ctx context.Context, jr *jobRun, after int64) ([]int64, error) {
+	if jr.digest != nil {
+		return e.readers.DigestPage(ctx, after, e.opt.PageSize)
+	}
+	a := jr.story.art
+	return e.readers.AudiencePage(ctx, a.Lang, a.Topics, jr.breaking, after, e.opt.PageSize)
+}
+
 // retake re-reads the audience of a page taken over from a dead or stopped worker. Chats the
 // ledger shows "sending" for this job are in doubt and left alone (at most once).
 func (e *Engine) retake(ctx context.Context, jr *jobRun, name string) (*page, error) {
@@ -108,10 +117,9 @@ func (e *Engine) retake(ctx context.Context, jr *jobRun, name string) (*page, er
 	if !ok {
 		return nil, fmt.Errorf("take over page %q of job %s: bad page name", name, jr.id)
 	}
-	a := jr.story.art
 	var chats []int64
 	for after := from; ; {
-		ids, err := e.readers.AudiencePage(ctx, a.Lang, a.Topics, jr.breaking, after, e.opt.PageSize)
+		ids, err := e.audiencePage(ctx, jr, after)
 		if err != nil {
 			return nil, fmt.Errorf("take over page of job %s: %w", jr.id, err)
 		}
@@ -209,7 +217,7 @@ func (e *Engine) flush(ctx context.Context, p *page, results []result, action st
 
 // flushAt is flush handing the page back for another worker to take over from notBefore on.
 func (e *Engine) flushAt(ctx context.Context, p *page, results []result, action string, notBefore time.Time) error {
-	var sent, failed int64
+	var sent, failed, skipped int64
 	var reasons map[string]int64
 	lease := e.opt.LeaseTTL.Milliseconds()
 	if action == leaseHandBack {
@@ -218,9 +226,13 @@ func (e *Engine) flushAt(ctx context.Context, p *page, results []result, action 
 			lease = notBefore.UnixMilli()
 		}
 	}
-	args := make([]any, 0, 6+2*len(results))
-	args = append(args, p.name, e.owner, lease, action, 0, 0)
+	args := make([]any, 0, 7+2*len(results))
+	args = append(args, p.name, e.owner, lease, action, 0, 0, 0)
 	for _, r := range results {
+		if r.skipped {
+			skipped++
+			continue
+		}
 		for x := &r; x != nil; x = x.extra {
 			args = append(args, x.chat, string(x.state))
 		}
@@ -235,7 +247,7 @@ func (e *Engine) flushAt(ctx context.Context, p *page, results []result, action 
 			sent++
 		}
 	}
-	args[4], args[5] = sent, failed
+	args[4], args[5], args[6] = sent, failed, skipped
 	story := p.job.id.story()
 	keys := []string{e.keys.ledger(story), e.keys.job(p.job.id), e.keys.leases(p.job.id), e.keys.owners(p.job.id)}
 	var cmd *redis.Cmd

@@ -63,12 +63,14 @@ const (
 	reasonUnauthorized = "unauthorized"
 	reasonRender       = "render"
 	reasonInDoubt      = "in_doubt"
+	reasonStale        = "stale" // an instant push later than PUSH_MAX_AGE after its story
 )
 
 // result is the outcome of sending to one chat, for the next flush.
 type result struct {
-	chat   int64
-	state  ledgerState
-	reason string  // failure reason for the counters; "" when sent or handed back
-	extra  *result // the new chat of a migrated group
+	chat    int64
+	state   ledgerState
+	reason  string  // failure reason for the counters; "" when sent or handed back
+	skipped bool    // nothing to send the chat (no digest for it, a story of its digest)
+	extra   *result // the new chat of a migrated group
 }

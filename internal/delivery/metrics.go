@@ -12,6 +12,10 @@ type metrics struct {
 	duration prometheus.Histogram
 	channel  *prometheus.CounterVec
 	replies  *prometheus.CounterVec
+	waiting  prometheus.Gauge
+	waitTime prometheus.Gauge
+	sentDay  prometheus.Gauge
+	capacity prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -22,7 +26,7 @@ func newMetrics() *metrics {
 		}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsbot_delivery_failed_total",
-			Help: "Messages not delivered, by reason (blocked, chat_not_found, bad_request, transient, in_doubt, ...).",
+			Help: "Messages not delivered, by reason (stale, blocked, chat_not_found, bad_request, in_doubt, ...).",
 		}, []string{"reason"}),
 		limited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsbot_delivery_rate_limited_total",
@@ -45,11 +49,28 @@ func newMetrics() *metrics {
 			Name: "newsbot_bot_replies_total",
 			Help: "The bot's calls answering readers, by result (sent, retried, given_up, refused).",
 		}, []string{"result"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsbot_delivery_waiting_messages",
+			Help: "Messages still to send in the running fan-outs and digests (an estimate).",
+		}),
+		waitTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsbot_delivery_waiting_seconds",
+			Help: "How long the waiting messages take at SEND_RATE; above PUSH_MAX_AGE, instant pushes go stale.",
+		}),
+		sentDay: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsbot_delivery_sent_last_24h",
+			Help: "Messages delivered to readers in the last 24 hours (all copies).",
+		}),
+		capacity: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsbot_delivery_capacity_per_day",
+			Help: "Messages a day at SEND_RATE (SEND_RATE × 86,400).",
+		}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.sent, m.failed, m.limited, m.queue, m.duration, m.channel, m.replies}
+	return []prometheus.Collector{m.sent, m.failed, m.limited, m.queue, m.duration, m.channel, m.replies,
+		m.waiting, m.waitTime, m.sentDay, m.capacity}
 }
 
 // Describe implements prometheus.Collector.

@@ -35,8 +35,8 @@ type pageRun struct {
 	sem     chan struct{}
 	p       *page
 
-	langs     map[int64]string // each chat's label language
-	pending   []int64          // chats still to send
+	msgs      map[int64]chatMsg // what each chat is sent
+	pending   []int64           // chats still to send
 	lost      bool             // another worker took the page over
 	retracted bool             // the story was withdrawn mid-page
 	yieldTill time.Time        // the page was handed back until then (yieldAfter)
@@ -101,9 +101,16 @@ func (r *pageRun) going() bool { return r.ctx.Err() == nil && !r.lost && !r.retr
 
 func (r *pageRun) run() {
 	e, jr := r.e, r.p.job
-	r.langs = e.labelLangs(r.ctx, jr, r.p.chats)
-	r.pending = r.p.chats
 	r.lastFlush = time.Now()
+	if err := r.prepare(); err != nil {
+		if r.ctx.Err() == nil {
+			e.log.Error("prepare a page; it is handed back", "job_id", jr.id.String(), "err", err)
+		}
+		r.pending = r.p.chats
+		r.yieldTill = time.Now().Add(time.Second)
+		r.finish()
+		return
+	}
 	for len(r.pending) > 0 && r.going() {
 		batch := r.pending[:min(e.opt.Batch, len(r.pending))]
 		r.pending = r.pending[len(batch):]
@@ -197,7 +204,7 @@ func (r *pageRun) sendGranted(granted []slot) []slot {
 			r.inFlight.Add(1)
 			go func(chat int64) {
 				defer func() { <-r.sem; r.inFlight.Done() }()
-				r.add(e.deliver(r.ctx, r.sendCtx, jr, chat, r.langs[chat]))
+				r.add(e.deliver(r.ctx, r.sendCtx, jr, chat, r.msgs[chat]))
 			}(s.chat.(int64))
 		}
 	}
@@ -232,7 +239,7 @@ func (r *pageRun) finish() {
 		return
 	}
 	action := leaseRelease
-	if len(r.pending) > 0 || r.ctx.Err() != nil || slices.ContainsFunc(results, func(x result) bool { return x.state == handBack }) {
+	if len(r.pending) > 0 || r.ctx.Err() != nil || slices.ContainsFunc(results, func(x result) bool { return x.state == handBack && !x.skipped }) {
 		action = leaseHandBack
 	}
 	if err := e.flushAt(fctx, r.p, results, action, r.yieldTill); err != nil && !errors.Is(err, errLeaseLost) {
@@ -240,26 +247,69 @@ func (r *pageRun) finish() {
 	}
 }
 
-// labelLangs maps each chat to the label language of its copy: the reader's interface
-// language, or the story's.
-func (e *Engine) labelLangs(ctx context.Context, jr *jobRun, chats []int64) map[int64]string {
-	out := make(map[int64]string, len(chats))
-	langs, err := e.readers.InterfaceLangs(ctx, chats)
-	if err == nil && len(langs) == len(chats) {
-		for i, c := range chats {
-			if langs[i] != "" {
-				out[c] = langs[i]
+// chatMsg is what one chat of a page gets.
+type chatMsg struct {
+	lang   string // the label language of a story's copy
+	text   string // a digest
+	silent bool   // the reader's quiet hours: no notification
+}
+
+// prepare decides, for every chat of the page, what it is sent — or that it is sent nothing:
+// an instant push past PUSH_MAX_AGE is stale (recorded, never sent); a story handed on before
+// the reader took up instant reading is theirs in a digest already; a digest reader with
+// nothing new gets no digest. One or two round trips for the page.
+func (r *pageRun) prepare() error {
+	e, jr := r.e, r.p.job
+	now := e.now()
+	quiet := !e.opt.QuietHours.IsZero() && e.opt.QuietHours.Contains(now, e.opt.Location)
+	r.msgs = make(map[int64]chatMsg, len(r.p.chats))
+	if jr.digest != nil {
+		texts, silent, err := e.digestPage(r.ctx, jr.digest, r.p.chats)
+		if err != nil {
+			return err
+		}
+		for _, c := range r.p.chats {
+			if text, ok := texts[c]; ok {
+				r.msgs[c] = chatMsg{text: text, silent: quiet && silent[c]}
+				r.pending = append(r.pending, c)
+			} else {
+				r.add(result{chat: c, skipped: true})
 			}
 		}
-	} else if err != nil && ctx.Err() == nil {
-		e.log.Warn("look up readers' languages; labelling in the story's language", "job_id", string(jr.id), "err", err)
+		return nil
 	}
-	for _, c := range chats {
-		if out[c] == "" {
-			out[c] = jr.story.art.Lang
+	a := jr.story.art
+	auto := jr.by == 0 && !jr.breaking // the story's own fan-out, not breaking: rules apply
+	if auto && now.After(a.PublishedAt.Add(e.opt.MaxAge)) {
+		for _, c := range r.p.chats {
+			r.add(r.stale(c))
 		}
+		return nil
 	}
-	return out
+	prefs, err := e.readers.Prefs(r.ctx, r.p.chats)
+	if err != nil {
+		return err
+	}
+	for i, c := range r.p.chats {
+		p := prefs[i]
+		if auto && p.ModeSince.After(jr.story.first) {
+			r.add(result{chat: c, skipped: true})
+			continue
+		}
+		lang := p.Lang
+		if lang == "" {
+			lang = a.Lang
+		}
+		r.msgs[c] = chatMsg{lang: lang, silent: quiet && p.Quiet && !jr.breaking}
+		r.pending = append(r.pending, c)
+	}
+	return nil
+}
+
+// stale records an instant push that would come later than PUSH_MAX_AGE after its story.
+func (r *pageRun) stale(chat int64) result {
+	r.e.met.failed.WithLabelValues(reasonStale).Inc()
+	return result{chat: chat, state: failedState(r.p.job.id.num(), reasonStale), reason: reasonStale}
 }
 
 func minTime(a, b time.Time) time.Time {

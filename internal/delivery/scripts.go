@@ -328,11 +328,11 @@ const (
 //
 // KEYS: ledger, job, leases, owners. ARGV: page ("" for none), owner, lease ms (for
 // leaseHandBack: when another worker may take the page over, unix ms; 0: now), lease action
-// (leaseRenew, leaseRelease: the page is done, leaseHandBack), sent count, failed count, chat
-// id, state pairs...
+// (leaseRenew, leaseRelease: the page is done, leaseHandBack), sent count, failed count,
+// skipped count, chat id, state pairs...
 // Returns 1 while the caller held the lease, 0 otherwise.
 var flushScript = redis.NewScript(luaNow + `
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
@@ -341,6 +341,7 @@ for i = 7, #ARGV, 2 do
 end
 if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[2], 'sent', ARGV[5]) end
 if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[2], 'failed', ARGV[6]) end
+if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[2], 'skipped', ARGV[7]) end
 if ARGV[1] == '' then return 1 end
 if redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[2] then return 0 end
 if ARGV[4] == '` + leaseRelease + `' then

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"newsbot/internal/backoff"
+	"newsbot/internal/post"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -78,7 +79,7 @@ func (r *retry) again(ctx context.Context, err error) bool {
 
 // deliver sends the story to one chat, handling every answer Telegram can give. ctx is the
 // worker's (shutdown stops retries); sendCtx bounds the request itself.
-func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, lang string) result {
+func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, m chatMsg) result {
 	job := jr.id.num()
 	failed := func(reason string) result {
 		e.met.failed.WithLabelValues(reason).Inc()
@@ -92,11 +93,11 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 				return result{chat: chat} // shutting down: hand back, it was not sent
 			}
 		}
-		p, err := jr.post(e, lang)
+		p, err := e.message(jr, chat, m)
 		if err != nil {
 			return failed(reasonRender)
 		}
-		msg, err := e.tg.Send(sendCtx, p.Method, p.WithChat(chat).Params)
+		msg, err := e.tg.Send(sendCtx, p.Method, p.Params)
 		switch outcome := telegram.OutcomeOf(err); outcome {
 		case 0:
 			e.met.sent.Inc()
@@ -120,7 +121,7 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 			e.met.failed.WithLabelValues(reasonNotFound).Inc()
 			return result{chat: chat, state: goneState(reasonNotFound), reason: reasonNotFound}
 		case telegram.Migrated:
-			return e.migrate(ctx, sendCtx, jr, chat, telegram.MigratedTo(err), lang)
+			return e.migrate(ctx, sendCtx, jr, chat, telegram.MigratedTo(err), m)
 		case telegram.BadMedia:
 			if p.Method == "sendPhoto" {
 				if jr.dropPhoto() {
@@ -141,7 +142,7 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 				if ctx.Err() != nil {
 					return result{chat: chat}
 				}
-				reason := reasonTransient
+				reason := reasonStale
 				if outcome == telegram.Unauthorized {
 					reason = reasonUnauthorized
 				}
@@ -155,9 +156,29 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, jr *jobRun, chat int64, l
 	}
 }
 
+// message is what chat is sent: the story's copy in its label language, or its digest; quiet
+// hours make it silent, paid broadcasts are asked for.
+func (e *Engine) message(jr *jobRun, chat int64, m chatMsg) (post.Post, error) {
+	if jr.digest != nil {
+		return post.Post{Method: "sendMessage", Params: e.digestParams(chat, m.text, m.silent)}, nil
+	}
+	p, err := jr.post(e, m.lang)
+	if err != nil {
+		return post.Post{}, err
+	}
+	p = p.WithChat(chat)
+	if m.silent {
+		p.Params["disable_notification"] = true
+	}
+	if e.opt.PaidBroadcast {
+		p.Params["allow_paid_broadcast"] = true
+	}
+	return p, nil
+}
+
 // migrate follows a group that became a supergroup: the subscription moves, the old id is
 // recorded as migrated and the story goes to the new id (unless it already has it).
-func (e *Engine) migrate(ctx, sendCtx context.Context, jr *jobRun, from, to int64, lang string) result {
+func (e *Engine) migrate(ctx, sendCtx context.Context, jr *jobRun, from, to int64, m chatMsg) result {
 	if err := e.readers.Migrate(ctx, from, to); err != nil {
 		e.log.Error("move migrated group", "chat_id", from, "new_chat_id", to, "err", err)
 	}
@@ -178,7 +199,7 @@ func (e *Engine) migrate(ctx, sendCtx context.Context, jr *jobRun, from, to int6
 		r.extra = &x
 		return r
 	}
-	x := e.deliver(ctx, sendCtx, jr, to, lang)
+	x := e.deliver(ctx, sendCtx, jr, to, m)
 	r.reason = x.reason
 	x.reason = ""
 	r.extra = &x

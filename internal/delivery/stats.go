@@ -28,7 +28,21 @@ type Stats struct {
 	Normal      int              // other jobs queued or running
 	Channel     int              // channel tasks queued (posts, edits, deletions to make)
 	Jobs        []JobStatus      // queued or running jobs, priority first, oldest first
+	Budget      Budget
 }
+
+// Budget is Telegram's message budget in view: what waits, how long it takes at SEND_RATE,
+// and the day's sends against the day's capacity.
+type Budget struct {
+	Waiting  int64         // messages still to send in the running jobs (an estimate: audiences are counted when a job is made)
+	WaitTime time.Duration // Waiting at SEND_RATE; 0 without a rate
+	Capacity int64         // messages a day at SEND_RATE (SEND_RATE × 86,400); 0 without a rate
+	MaxAge   time.Duration // PUSH_MAX_AGE
+}
+
+// Overdue reports whether the queue takes longer to send than PUSH_MAX_AGE: instant pushes
+// are then skipped as stale, and the budget should be looked at (digests, paid broadcasts).
+func (b Budget) Overdue() bool { return b.WaitTime > b.MaxAge }
 
 // JobState is where a fan-out job stands.
 type JobState string
@@ -54,10 +68,15 @@ type JobStatus struct {
 	Queued    time.Time // when the job was made
 	Sent      int64
 	Failed    int64
-	Skipped   int64     // readers who already had the story
+	Skipped   int64     // readers who already had the story, or had nothing to get (digests)
 	Done      bool      // the whole audience has been claimed; the last pages are being sent
 	Finished  time.Time // when the job ended; zero while it runs
+	Estimate  int64     // the audience counted when the job was made
+	Digest    time.Time // the digest time of a digest job; zero for a story's
 }
+
+// Waiting is what the job still has to send, by its estimate.
+func (j JobStatus) Waiting() int64 { return max(0, j.Estimate-j.Handled()) }
 
 // Handled is how many readers the job has dealt with so far (the audience is walked in pages,
 // so its total is only known at the end).
@@ -114,13 +133,32 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	for i, id := range ids {
 		if j, ok := parseJob(JobID(id), cmds[i].Val(), stories[i].Val()); ok && j.State == JobRunning {
 			s.Jobs = append(s.Jobs, j)
+			s.Budget.Waiting += j.Waiting()
 		}
+	}
+	s.Budget.Waiting += int64(s.Channel)
+	s.Budget.MaxAge = e.opt.MaxAge
+	if e.opt.SendRate > 0 {
+		s.Budget.WaitTime = time.Duration(float64(s.Budget.Waiting) / e.opt.SendRate * float64(time.Second))
+		s.Budget.Capacity = int64(e.opt.SendRate * 86400)
 	}
 	return s, nil
 }
 
+// refreshBudget sets the budget gauges from Stats.
+func (e *Engine) refreshBudget(ctx context.Context) {
+	s, err := e.Stats(ctx)
+	if err != nil {
+		return // Redis trouble is logged by the workers
+	}
+	e.met.waiting.Set(float64(s.Budget.Waiting))
+	e.met.waitTime.Set(s.Budget.WaitTime.Seconds())
+	e.met.sentDay.Set(float64(s.Sent))
+	e.met.capacity.Set(float64(s.Budget.Capacity))
+}
+
 // jobFields are the fields of a job's hash that make its JobStatus, in parseJob's order.
-var jobFields = []string{"brk", "hi", "by", "at", "sent", "failed", "skipped", "ex", "st", "fin"}
+var jobFields = []string{"brk", "hi", "by", "at", "sent", "failed", "skipped", "ex", "st", "fin", "est"}
 
 // parseJob makes a JobStatus from HMGET jobFields and the story's JSON; false when the job
 // does not exist.
@@ -140,6 +178,11 @@ func parseJob(id JobID, v []any, story string) (JobStatus, bool) {
 		By: num(2), Queued: time.UnixMilli(num(3)), Sent: num(4), Failed: num(5), Skipped: num(6), Done: str(7) == "1"}
 	if ms := num(9); ms > 0 {
 		j.Finished = time.UnixMilli(ms)
+	}
+	j.Estimate = num(10)
+	if at, ok := id.digestAt(); ok {
+		j.Digest = at
+		j.ArticleID = ""
 	}
 	var a article.Article
 	if json.Unmarshal([]byte(story), &a) == nil {

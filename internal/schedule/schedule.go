@@ -150,3 +150,14 @@ func On(y int, m time.Month, d int, c Clock, loc *time.Location) time.Time {
 	}
 	return best.In(loc)
 }
+
+// Prev is the last occurrence of time of day c strictly before t, on the clocks of loc.
+func Prev(t time.Time, c Clock, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	for i := 0; i >= -2; i-- {
+		if o := On(y, m, d+i, c, loc); o.Before(t) {
+			return o
+		}
+	}
+	return On(y, m, d-3, c, loc)
+}

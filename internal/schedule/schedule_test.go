@@ -235,3 +235,19 @@ func TestNextOncePerDay(t *testing.T) {
 		}
 	}
 }
+
+func TestPrev(t *testing.T) {
+	almaty, _ := time.LoadLocation("Asia/Almaty")
+	at := time.Date(2026, 11, 28, 8, 0, 0, 0, almaty)
+	eight, _ := ParseClock("08:00")
+	seven, _ := ParseClock("19:00")
+	if got := Prev(at, eight, almaty); !got.Equal(at.AddDate(0, 0, -1)) {
+		t.Errorf("Prev(08:00 at 08:00) = %v, want the day before", got)
+	}
+	if got := Prev(at, seven, almaty); !got.Equal(time.Date(2026, 11, 27, 19, 0, 0, 0, almaty)) {
+		t.Errorf("Prev(19:00 at 08:00) = %v", got)
+	}
+	if got := Prev(at.Add(time.Minute), eight, almaty); !got.Equal(at) {
+		t.Errorf("Prev(08:00 at 08:01) = %v, want 08:00 that day", got)
+	}
+}

@@ -30,6 +30,9 @@ func (k keys) allTopics(lang string) string { return k.base + "all:" + lang }
 // in allTopics, so that adding a topic to TOPICS needs no migration).
 func (k keys) topic(lang, topic string) string { return k.base + "topic:" + lang + ":" + topic }
 
+// digest is the ZSET of active digest readers (each keeps some or all of DIGEST_TIMES).
+func (k keys) digest() string { return k.base + "digest" }
+
 // stats is a hash of counters kept by the scripts: "s:<status>" readers by status, "g:<status>"
-// groups by status, "ui:<lang>" active readers by interface language.
+// groups by status, "ui:<lang>" active readers by interface language, "m:<mode>" active readers by reading mode.
 func (k keys) stats() string { return k.base + "stats" }

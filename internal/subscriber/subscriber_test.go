@@ -58,6 +58,7 @@ func (f *fixture) check(t *testing.T) {
 		ByLang:      map[string]int64{},
 		AllTopics:   map[string]int64{},
 		ByTopic:     map[string]map[string]int64{},
+		ByMode:      map[subscriber.Mode]int64{subscriber.Instant: 0, subscriber.Digest: 0, subscriber.Breaking: 0},
 	}
 	for _, l := range langs {
 		want.ByLang[l], want.AllTopics[l] = 0, 0
@@ -75,8 +76,15 @@ func (f *fixture) check(t *testing.T) {
 			continue
 		}
 		want.ByInterface[r.Lang]++
+		want.ByMode[modeOf(r)]++
+		if modeOf(r) == subscriber.Digest {
+			want.Digest++
+		}
 		for _, l := range r.Langs {
 			want.ByLang[l]++
+			if modeOf(r) != subscriber.Instant {
+				continue
+			}
 			if r.AllTopics {
 				want.AllTopics[l]++
 				continue
@@ -115,12 +123,33 @@ func (f *fixture) check(t *testing.T) {
 		}
 		f.checkAudience(t, l, []string{"politics", "economy", "tech"}, false)
 	}
+	var digest []int64
+	for id, r := range f.model {
+		if r.Status == subscriber.Active && modeOf(r) == subscriber.Digest {
+			digest = append(digest, id)
+		}
+	}
+	slices.Sort(digest)
+	got2, err := f.s.DigestPage(ctx, subscriber.Start, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got2, digest) {
+		t.Errorf("DigestPage = %v, want %v", got2, digest)
+	}
+}
+
+func modeOf(r subscriber.Reader) subscriber.Mode {
+	if r.Mode == "" {
+		return subscriber.Instant
+	}
+	return r.Mode
 }
 
 func (f *fixture) want(lang string, tps []string, breaking bool) []int64 {
 	var ids []int64
 	for id, r := range f.model {
-		if r.Follows(lang, tps) || (breaking && r.Status == subscriber.Active && slices.Contains(r.Langs, lang)) {
+		if (r.Follows(lang, tps) && modeOf(r) == subscriber.Instant) || (breaking && r.Status == subscriber.Active && slices.Contains(r.Langs, lang)) {
 			ids = append(ids, id)
 		}
 	}
@@ -815,22 +844,103 @@ func TestUpdate(t *testing.T) {
 	f.check(t)
 }
 
-func TestInterfaceLangs(t *testing.T) {
+func TestPrefs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	for _, r := range []subscriber.Reader{
 		{ChatID: 1, Lang: "ru", Langs: []string{"kk"}, AllTopics: true, Status: subscriber.Active},
-		{ChatID: -100200, Lang: "en", Langs: []string{"kk"}, AllTopics: true, Status: subscriber.Active, Group: true},
+		{ChatID: -100200, Lang: "en", Langs: []string{"kk"}, AllTopics: true, Status: subscriber.Active, Group: true, QuietOff: true},
 	} {
 		if err := f.s.Save(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := f.s.InterfaceLangs(ctx, []int64{-100200, 9, 1})
+	got, err := f.s.Prefs(ctx, []int64{-100200, 9, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"en", "", "ru"}; !slices.Equal(got, want) {
-		t.Errorf("InterfaceLangs = %q, want %q", got, want)
+	if got[0].Lang != "en" || got[0].Quiet || got[1].Lang != "" || got[2].Lang != "ru" || !got[2].Quiet {
+		t.Errorf("Prefs = %+v", got)
+	}
+	if time.Since(got[2].ModeSince) > time.Minute {
+		t.Errorf("ModeSince of a new reader = %v, want now", got[2].ModeSince)
+	}
+}
+
+// TestReadingModes: a reader's mode decides which audiences they are in — instant readers get
+// their topics' stories, digest readers are walked by the digest, breaking-only readers get
+// breaking stories alone — and every change moves them atomically, with ModeSince.
+func TestReadingModes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	f.s.SetDigestTimes([]string{"08:00", "19:00"})
+	base := time.Unix(1_700_000_000, 0).UTC()
+	now := base
+	f.s.SetClock(func() time.Time { return now })
+	f.save(t, active(1, "kk", []string{"kk", "ru"}, []string{"politics"}))
+	d := active(2, "ru", []string{"ru"}, nil)
+	d.AllTopics, d.Mode = true, subscriber.Digest
+	f.save(t, d)
+	b := active(3, "en", []string{"en"}, []string{"sport"})
+	b.Mode = subscriber.Breaking
+	f.save(t, b)
+	f.check(t)
+
+	now = base.Add(time.Hour)
+	r, err := f.s.SetMode(ctx, 1, subscriber.Digest)
+	if err != nil || r.Mode != subscriber.Digest || !r.ModeSince.Equal(now) {
+		t.Fatalf("SetMode = %+v, %v; want digest since %v", r, err, now)
+	}
+	m := f.model[1]
+	m.Mode = subscriber.Digest
+	f.model[1] = m
+	f.check(t)
+	// The same mode again keeps the time it began.
+	now = base.Add(2 * time.Hour)
+	if r, _ := f.s.SetMode(ctx, 1, subscriber.Digest); !r.ModeSince.Equal(base.Add(time.Hour)) {
+		t.Errorf("ModeSince moved on setting the same mode: %v", r.ModeSince)
+	}
+	// Other changes keep it too.
+	if r, _ := f.s.ToggleTopic(ctx, 1, "sport"); !r.ModeSince.Equal(base.Add(time.Hour)) {
+		t.Errorf("ModeSince moved on a topic change: %v", r.ModeSince)
+	}
+	m.Topics = []string{"politics", "sport"}
+	f.model[1] = m
+
+	// Digest times: all by default; one can be dropped, the last one is kept.
+	if !r.KeepsDigest("08:00") || !r.KeepsDigest("19:00") {
+		t.Errorf("a new digest reader keeps %v", r.DigestTimes)
+	}
+	r, err = f.s.ToggleDigestTime(ctx, 1, "08:00")
+	if err != nil || r.KeepsDigest("08:00") || !r.KeepsDigest("19:00") {
+		t.Errorf("after dropping 08:00: %+v, %v", r.DigestTimes, err)
+	}
+	if _, err := f.s.ToggleDigestTime(ctx, 1, "19:00"); !errors.Is(err, subscriber.ErrLastDigestTime) {
+		t.Errorf("dropping the last digest time: %v, want ErrLastDigestTime", err)
+	}
+	if _, err := f.s.ToggleDigestTime(ctx, 1, "12:00"); !errors.Is(err, subscriber.ErrInvalid) {
+		t.Errorf("a time not in DIGEST_TIMES: %v, want ErrInvalid", err)
+	}
+	r, _ = f.s.ToggleDigestTime(ctx, 1, "08:00")
+	if len(r.DigestTimes) != 0 {
+		t.Errorf("keeping every time again is stored as %v, want all (none listed)", r.DigestTimes)
+	}
+
+	// Quiet hours: on by default, off and on again.
+	if r, _ := f.s.SetQuiet(ctx, 1, false); r.Quiet() {
+		t.Error("quiet hours still on after turning them off")
+	}
+	if r, _ := f.s.SetQuiet(ctx, 1, true); !r.Quiet() {
+		t.Error("quiet hours still off after turning them on")
+	}
+	if _, err := f.s.SetMode(ctx, 1, "loud"); !errors.Is(err, subscriber.ErrInvalid) {
+		t.Errorf("an unknown mode: %v, want ErrInvalid", err)
+	}
+	f.check(t)
+	rs, found, err := f.s.Readers(ctx, []int64{2, 77, 1})
+	if err != nil || !found[0] || found[1] || !found[2] || rs[2].Mode != subscriber.Digest || !rs[0].AllTopics {
+		t.Errorf("Readers = %+v %v %v", rs, found, err)
 	}
 }
