@@ -67,7 +67,8 @@ func startService(t *testing.T, bin string, env []string) *service {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "run")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP_ADDR=" + addr, "ENV_FILE=" + filepath.Join(t.TempDir(), "none.env")}, env...)
+	// RATES_URL empty unless env sets it: tests never reach the real bank.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP_ADDR=" + addr, "ENV_FILE=" + filepath.Join(t.TempDir(), "none.env"), "RATES_URL="}, env...)
 	s := &service{t: t, cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1), addr: addr}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {

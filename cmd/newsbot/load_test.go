@@ -25,6 +25,9 @@ func serveInProcess(t *testing.T, env map[string]string) *testkit.Log {
 	env["HTTP_ADDR"] = ln.Addr().String()
 	_ = ln.Close()
 	env["ENV_FILE"] = filepath.Join(t.TempDir(), "none.env")
+	if _, ok := env["RATES_URL"]; !ok {
+		env["RATES_URL"] = "" // tests never reach the real bank
+	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	logs := &testkit.Log{}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -22,6 +22,7 @@ import (
 	"newsbot/internal/intake"
 	"newsbot/internal/locale"
 	"newsbot/internal/post"
+	"newsbot/internal/rates"
 	"newsbot/internal/redisconn"
 	"newsbot/internal/server"
 	"newsbot/internal/source"
@@ -157,6 +158,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		if err != nil {
 			return fmt.Errorf("desk: %w", err)
 		}
+		// Rates off (RATES_URL empty): no Service, and the bot's Rates stays a nil interface.
+		var ratesSvc *rates.Service
+		var botRates bot.Rates
+		if cfg.RatesURL != "" {
+			ratesSvc = rates.New(rdb, rates.Options{
+				Prefix:     cfg.RedisPrefix,
+				URL:        cfg.RatesURL,
+				Currencies: cfg.RatesCurrencies,
+				Interval:   cfg.RatesInterval,
+				Log:        log,
+			})
+			botRates = ratesSvc
+		}
 		b, err := bot.New(bot.Options{
 			API:             replies,
 			Readers:         readers,
@@ -171,6 +185,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
 			Desk:            editors,
+			Rates:           botRates,
 			Log:             log,
 		})
 		if err != nil {
@@ -198,6 +213,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		pg, pctx := errgroup.WithContext(gctx)
 		pg.Go(func() error { return dispatcher.Run(pctx) })
 		pg.Go(func() error { return engine.Run(pctx) })
+		if ratesSvc != nil {
+			pg.Go(func() error { return ratesSvc.Run(pctx) })
+		}
 		for _, w := range parts {
 			pg.Go(func() error { return supervise(pctx, w.name, w.Watcher, log) })
 		}

@@ -1,5 +1,5 @@
 // Package bot is the reader conversation in Telegram: the commands (/start, /topics,
-// /language, /latest, /stop, /help), the inline buttons they show, group-admin checks and a
+// /language, /latest, /rates, /stop, /help), the inline buttons they show, group-admin checks and a
 // per-chat flood limit. Commands and buttons of the editors' desk (package desk) plug into
 // the same routers through an Extension. Updates reach the bot through package intake.
 package bot
@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/article"
+	"newsbot/internal/rates"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -48,6 +49,12 @@ type Readers interface {
 // Stories gives /latest the newest stories the watcher has seen; *source.Store satisfies it.
 type Stories interface {
 	Latest(ctx context.Context, langs []string, n int) ([]article.Article, error)
+}
+
+// Rates gives /rates the exchange rates; *rates.Service satisfies it. ok is false while no
+// fetch has succeeded yet.
+type Rates interface {
+	Latest(ctx context.Context) (snap rates.Snapshot, ok bool, err error)
 }
 
 // Texts is the translations the bot speaks; *locale.Bundle satisfies it.
@@ -88,6 +95,9 @@ type Options struct {
 
 	// Desk adds the editors' commands and buttons; nil: readers' commands only.
 	Desk Extension
+	// Rates answers /rates (RATES_URL). Nil: rates are off; /rates is then left out of the
+	// menus and /help, and answers in one line that this bot has none.
+	Rates Rates
 
 	// Flood is the per-chat limit; zero values take DefaultFlood.
 	Flood FloodLimit
@@ -103,6 +113,7 @@ type Bot struct {
 	api      API
 	readers  Readers
 	stories  Stories
+	rates    Rates
 	texts    Texts
 	rdb      redis.UniversalClient
 	prefix   string
@@ -165,6 +176,7 @@ func New(o Options) (*Bot, error) {
 		api:         o.API,
 		readers:     o.Readers,
 		stories:     o.Stories,
+		rates:       o.Rates,
 		texts:       o.Texts,
 		rdb:         o.Redis,
 		prefix:      o.Prefix,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode"
 
+	"newsbot/internal/rates"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -62,6 +63,9 @@ func (b *Bot) readerCommands() []Command {
 		{Name: "topics", Changes: true, Menu: true, Run: b.cmdTopics},
 		{Name: "language", Changes: true, Menu: true, Run: b.cmdLanguage},
 		{Name: "latest", Menu: true, Run: b.cmdLatest},
+		// Off (no Rates), it is not offered, yet still answered: readers may know it from
+		// elsewhere, or from a menu Telegram still shows from before.
+		{Name: "rates", Menu: b.rates != nil, Run: b.cmdRates},
 		{Name: "stop", Changes: true, Menu: true, Run: b.cmdStop},
 		{Name: "help", Menu: true, Run: b.cmdHelp},
 	}
@@ -258,6 +262,22 @@ func (b *Bot) cmdLatest(ctx context.Context, c *Call) error {
 			Escape(Truncate(a.Title, maxListedTitle)), Escape(b.texts.Date(c.Lang, a.PublishedAt.In(b.loc))))
 	}
 	return c.Send(ctx, sb.String(), nil)
+}
+
+// cmdRates shows the bank's rates of the day, dates in TIMEZONE.
+func (b *Bot) cmdRates(ctx context.Context, c *Call) error {
+	if b.rates == nil {
+		return c.Reply(ctx, "bot_rates_off")
+	}
+	snap, ok, err := b.rates.Latest(ctx)
+	if err != nil {
+		_ = c.Reply(ctx, "bot_error")
+		return fmt.Errorf("latest rates: %w", err)
+	}
+	if !ok {
+		snap = rates.Snapshot{} // Format answers "not available yet"
+	}
+	return c.Send(ctx, rates.Format(b.texts, c.Lang, snap, b.loc), nil)
 }
 
 func (b *Bot) cmdStop(ctx context.Context, c *Call) error {
