@@ -63,16 +63,47 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 	}
 	tg := telegram.New(cfg.BotToken, cfg.APIURL, telegram.NewHTTPClient(), log)
 	readers := subscriber.NewStore(rdb, cfg.RedisPrefix, cfg.Languages, cfg.Topics)
+	digestTimes := make([]string, len(cfg.DigestTimes))
+	for i, c := range cfg.DigestTimes {
+		digestTimes[i] = c.String()
+	}
+	readers.SetDigestTimes(digestTimes)
 	stories := source.NewStore(rdb, cfg.RedisPrefix, source.StoreOptions{})
-	// One renderer for channel posts, readers' copies and editors' previews: a preview is
-	// exactly what readers get.
+	// Rates off (RATES_URL empty): no Service, and the bot's Rates stays a nil interface.
+	var ratesSvc *rates.Service
+	var botRates bot.Rates
+	var ratesLine func(ctx context.Context, lang string) string
+	if cfg.RatesURL != "" {
+		ratesSvc = rates.New(rdb, rates.Options{
+			Prefix:     cfg.RedisPrefix,
+			URL:        cfg.RatesURL,
+			Currencies: cfg.RatesCurrencies,
+			Interval:   cfg.RatesInterval,
+			Log:        log,
+		})
+		botRates = ratesSvc
+		ratesLine = func(ctx context.Context, lang string) string {
+			s, ok, err := ratesSvc.Latest(ctx)
+			if err != nil || !ok {
+				return ""
+			}
+			return rates.Line(texts, lang, s)
+		}
+	}
+	// One renderer for channel posts, readers' copies, digests and editors' previews: a
+	// preview is exactly what readers get.
 	renderer := post.NewRenderer(texts, cfg.Timezone)
 	engine := delivery.New(rdb, tg, readers, renderer, delivery.Options{
-		Prefix:   cfg.RedisPrefix,
-		Channels: cfg.Channels,
-		SendRate: cfg.SendRate,
-		MaxAge:   cfg.PushMaxAge,
-		Log:      log,
+		Prefix:        cfg.RedisPrefix,
+		Channels:      cfg.Channels,
+		SendRate:      cfg.SendRate,
+		MaxAge:        cfg.PushMaxAge,
+		PaidBroadcast: cfg.PaidBroadcast,
+		Location:      cfg.Timezone,
+		DigestTimes:   cfg.DigestTimes,
+		QuietHours:    cfg.QuietHours,
+		RatesLine:     ratesLine,
+		Log:           log,
 	})
 	sourceMetrics := source.NewMetrics()
 	// Every part that counts something is a prometheus.Collector, registered here.
@@ -157,19 +188,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		})
 		if err != nil {
 			return fmt.Errorf("desk: %w", err)
-		}
-		// Rates off (RATES_URL empty): no Service, and the bot's Rates stays a nil interface.
-		var ratesSvc *rates.Service
-		var botRates bot.Rates
-		if cfg.RatesURL != "" {
-			ratesSvc = rates.New(rdb, rates.Options{
-				Prefix:     cfg.RedisPrefix,
-				URL:        cfg.RatesURL,
-				Currencies: cfg.RatesCurrencies,
-				Interval:   cfg.RatesInterval,
-				Log:        log,
-			})
-			botRates = ratesSvc
 		}
 		b, err := bot.New(bot.Options{
 			API:             replies,

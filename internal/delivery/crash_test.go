@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsbot/internal/redistest"
+	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 	"newsbot/internal/telegramtest"
 	"newsbot/internal/testkit"
@@ -264,4 +265,73 @@ func TestTelegramOutageMidFanOut(t *testing.T) {
 	if len(st.Failed) != 0 || st.Sent != int64(len(chats)) {
 		t.Errorf("Stats: sent %d, failed %v; want all %d sent", st.Sent, st.Failed, len(chats))
 	}
+}
+
+// TestCrashMidDigest: a copy killed in the middle of a digest leaves every digest reader with
+// exactly one digest for that time once another copy has finished the job — apart from the
+// chats in doubt, which get none rather than two.
+func TestCrashMidDigest(t *testing.T) {
+	day := time.Date(2026, 11, 28, 0, 0, 0, 0, almaty)
+	clock := &fakeClock{t: day.Add(7 * time.Hour)}
+	e := newEnv(t)
+	e.store.SetClock(clock.Now)
+	rs := make([]subscriber.Reader, 600)
+	chats := make([]int64, 600)
+	for i := range rs {
+		chats[i] = int64(1000 + i)
+		rs[i] = subscriber.Reader{ChatID: chats[i], Lang: "en", Langs: []string{"en"}, AllTopics: true,
+			Status: subscriber.Active, Mode: subscriber.Digest}
+	}
+	if err := e.store.SaveMany(context.Background(), rs); err != nil {
+		t.Fatal(err)
+	}
+	opt := func() Options {
+		return Options{SendRate: 300, PageSize: 50, LeaseTTL: time.Second, Clock: clock.Now, Location: almaty,
+			DigestTimes: clocks(t, "08:00"), Channels: map[string]string{}}
+	}
+	rdbA := redis.NewClient(&redis.Options{Addr: e.rdb.Options().Addr, DB: e.rdb.Options().DB})
+	a, _ := e.engine(opt(), rdbA)
+	d1 := story("d1", "en")
+	d1.PublishedAt = clock.Now()
+	if err := a.Publish(context.Background(), d1); err != nil {
+		t.Fatal(err)
+	}
+	ctxA, crash := context.WithCancel(context.Background())
+	doneA := make(chan struct{})
+	go func() { _ = a.Run(ctxA); close(doneA) }()
+	clock.Set(day.Add(8*time.Hour + time.Second))
+	if err := a.makeDigests(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.tg.WaitFor(t, "sendMessage", 150, 20*time.Second)
+	_ = rdbA.Close() // the kill: nothing A does reaches Redis any more
+	crash()
+	<-doneA
+
+	b, _ := e.engine(opt())
+	run(t, b)
+	waitIdle(t, b, 30*time.Second)
+	zero := 0
+	for _, c := range chats {
+		switch n := len(e.digests(c)); {
+		case n > 1:
+			t.Errorf("chat %d holds %d digests for 08:00", c, n)
+		case n == 0:
+			zero++
+		}
+	}
+	ledger, err := e.rdb.HGetAll(context.Background(), b.keys.ledger(digestJobID(day.Add(8*time.Hour)).story())).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doubt := 0
+	for _, v := range ledger {
+		if strings.HasPrefix(v, prefixDoubt) {
+			doubt++
+		}
+	}
+	if zero > doubt {
+		t.Errorf("%d digest readers got nothing but only %d are in doubt: a reader was skipped", zero, doubt)
+	}
+	t.Logf("kill -9 mid-digest: %d readers in doubt, %d of them without a digest", doubt, zero)
 }

@@ -125,7 +125,7 @@ func (e *Engine) makeDigest(ctx context.Context, at time.Time, c schedule.Clock)
 		p.HSet(ctx, e.keys.job(id), "clock", c.String(), "at", now, "cur", strconv.FormatInt(math.MinInt64, 10),
 			"sent", 0, "failed", 0, "est", est)
 		p.Expire(ctx, e.keys.job(id), e.opt.LedgerTTL)
-		p.ZAddNX(ctx, e.keys.queue(false), redis.Z{Score: float64(now), Member: string(id)})
+		p.ZAddNX(ctx, e.keys.queue(false), redis.Z{Score: float64(time.Now().UnixMilli()), Member: string(id)})
 		return nil
 	})
 	if err != nil {

@@ -111,7 +111,8 @@ func (e *Engine) store(ctx context.Context, a article.Article, id JobID, breakin
 	if err != nil {
 		return "", fmt.Errorf("encode story: %w", err)
 	}
-	now := e.now().UnixMilli()
+	// now is the story's time (the clock tests and simulations move); wall orders the queues.
+	now, wall := e.now().UnixMilli(), time.Now().UnixMilli()
 	keys := []string{e.keys.meta(a.ID)}
 	args := []any{raw, a.Hash(), now, e.opt.LedgerTTL.Milliseconds()}
 	if id != "" {
@@ -141,10 +142,10 @@ func (e *Engine) store(ctx context.Context, a article.Article, id JobID, breakin
 			p.HSet(ctx, e.keys.job(id), "est", est)
 		}
 		if e.opt.Channels[a.Lang] != "" {
-			p.ZAdd(ctx, e.keys.chanQueue(), redis.Z{Score: float64(now), Member: chanMember(a.ID, cv)})
+			p.ZAdd(ctx, e.keys.chanQueue(), redis.Z{Score: float64(wall), Member: chanMember(a.ID, cv)})
 		}
 		if queue {
-			p.ZAddNX(ctx, e.keys.queue(high), redis.Z{Score: float64(now), Member: string(id)})
+			p.ZAddNX(ctx, e.keys.queue(high), redis.Z{Score: float64(wall), Member: string(id)})
 		}
 		if first {
 			// Counted here, in the round trip the job needs anyway. The hourly key lives in

@@ -149,7 +149,7 @@ func TestEveryAnswerAndItsLedgerEffect(t *testing.T) {
 }
 
 // TestStaleSendsAreGivenUp: a send that cannot leave is tried again only until the story is
-// MaxAge old; then it is counted as transient and the fan-out ends.
+// MaxAge old; then it is counted as stale and the fan-out ends.
 func TestStaleSendsAreGivenUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -167,8 +167,8 @@ func TestStaleSendsAreGivenUp(t *testing.T) {
 	}
 	st := waitIdle(t, eng, 10*time.Second)
 	exactlyOne(t, e, []int64{chats[0], chats[2]})
-	if st.Failed["transient"] != 1 {
-		t.Errorf("Stats.Failed = %v, want one transient", st.Failed)
+	if st.Failed["stale"] != 1 {
+		t.Errorf("Stats.Failed = %v, want one stale", st.Failed)
 	}
 	if n := e.tg.Count("sendMessage"); n < 4 {
 		t.Errorf("%d sends in all: the failing chat was not tried again until the story went stale", n)
