@@ -150,40 +150,129 @@ func BenchmarkFanOutMillion(b *testing.B) {
 	eng, _ := e.engine(quietOptions(Options{}), counted)
 	run(b, eng)
 
-	var peakRSS, peakHeap atomic.Int64
-	stop := make(chan struct{})
+	mem := watchMemory()
+	rtt.n.Store(0)
+	var elapsed time.Duration
+	for i := 0; b.Loop(); i++ {
+		elapsed += fanOut(b, eng, 1, "c"+strconv.Itoa(i)+"-")
+	}
+	mem.report(b, base)
+	sent := e.tg.Count("sendMessage")
+	b.ReportMetric(float64(sent)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(rtt.n.Load())/float64(sent), "rtt/msg")
+	b.ReportMetric(0, "ns/op")
+}
+
+// memWatch samples this process's RSS and Go heap every 100 ms.
+type memWatch struct {
+	peakRSS, peakHeap atomic.Int64
+	stop              chan struct{}
+}
+
+func watchMemory() *memWatch {
+	w := &memWatch{stop: make(chan struct{})}
 	go func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		var ms runtime.MemStats
 		for {
 			select {
-			case <-stop:
+			case <-w.stop:
 				return
 			case <-t.C:
 			}
-			if r := procStatus("VmRSS"); r > peakRSS.Load() {
-				peakRSS.Store(r)
+			if r := procStatus("VmRSS"); r > w.peakRSS.Load() {
+				w.peakRSS.Store(r)
 			}
 			runtime.ReadMemStats(&ms)
-			if h := int64(ms.HeapInuse); h > peakHeap.Load() {
-				peakHeap.Store(h)
+			if h := int64(ms.HeapInuse); h > w.peakHeap.Load() {
+				w.peakHeap.Store(h)
 			}
 		}
 	}()
-	rtt.n.Store(0)
-	var elapsed time.Duration
-	for i := 0; b.Loop(); i++ {
-		elapsed += fanOut(b, eng, 1, "c"+strconv.Itoa(i)+"-")
-	}
-	close(stop)
-	sent := e.tg.Count("sendMessage")
-	b.ReportMetric(float64(peakRSS.Load())/(1<<20), "peak-RSS-MB")
+	return w
+}
+
+// report stops the sampling and reports the peaks (base: the RSS before the work began).
+func (w *memWatch) report(b *testing.B, base int64) {
+	close(w.stop)
+	b.ReportMetric(float64(w.peakRSS.Load())/(1<<20), "peak-RSS-MB")
 	b.ReportMetric(float64(base)/(1<<20), "RSS-before-MB")
 	b.ReportMetric(float64(procStatus("VmHWM"))/(1<<20), "VmHWM-MB")
-	b.ReportMetric(float64(peakHeap.Load())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(w.peakHeap.Load())/(1<<20), "peak-heap-MB")
+}
+
+// (d) Composing and sending one digest to 1,000,000 readers (limit off, the fake in process):
+// messages per second, Redis round trips per message, peak RSS. Readers differ in languages,
+// topics and digest times; 60 stories of the day. Runs with DELIVERY_BENCH_MILLION=1.
+func BenchmarkDigestMillion(b *testing.B) {
+	if os.Getenv("DELIVERY_BENCH_MILLION") == "" {
+		b.Skip("set DELIVERY_BENCH_MILLION=1 to send a digest to 1,000,000 readers (minutes)")
+	}
+	srv := redistest.Start(b)
+	rdb := srv.Client(b)
+	e, counted, rtt := benchEnv(b, rdb, "bench:")
+	fastAnswer(e.tg)
+	const audience = 1_000_000
+	day := time.Date(2026, 11, 28, 0, 0, 0, 0, almaty)
+	clock := &fakeClock{t: day.Add(time.Hour)}
+	e.store.SetClock(func() time.Time { return day.Add(-24 * time.Hour) })
+	seed := time.Now()
+	langs := [][]string{{"kk"}, {"ru"}, {"en"}, {"kk", "ru"}}
+	rs := make([]subscriber.Reader, 0, 5000)
+	for i := range audience {
+		r := subscriber.Reader{ChatID: int64(1 + i), Langs: langs[i%len(langs)], Status: subscriber.Active, Mode: subscriber.Digest}
+		r.Lang = r.Langs[0]
+		if i%3 == 0 {
+			r.AllTopics = true
+		} else {
+			r.Topics = []string{testTopics[i%len(testTopics)], testTopics[(i/7)%len(testTopics)]}
+		}
+		if i%5 == 0 {
+			r.DigestTimes = []string{"08:00"}
+		}
+		rs = append(rs, r)
+		if len(rs) == cap(rs) || i == audience-1 {
+			if err := e.store.SaveMany(context.Background(), rs); err != nil {
+				b.Fatal(err)
+			}
+			rs = rs[:0]
+		}
+	}
+	eng, _ := e.engine(quietOptions(Options{Clock: clock.Now, Location: almaty, DigestTimes: clocks(b, "08:00", "19:00")}), counted)
+	for i := range 60 {
+		a := story("day"+strconv.Itoa(i), []string{"kk", "ru", "en"}[i%3], testTopics[i%len(testTopics)])
+		clock.Set(day.Add(time.Hour + time.Duration(i)*6*time.Minute))
+		a.PublishedAt = clock.Now()
+		if err := eng.Publish(context.Background(), a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded %d digest readers and 60 stories in %v", audience, time.Since(seed).Round(time.Second))
+	run(b, eng)
+	waitIdle(b, eng, time.Minute) // the stories' own fan-outs: nobody reads instantly
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	base := procStatus("VmRSS")
+	mem := watchMemory()
+	rtt.n.Store(0)
+	sent0 := e.tg.Count("sendMessage")
+	var elapsed time.Duration
+	for i := 0; b.Loop(); i++ {
+		at := day.Add(time.Duration(8+11*(i%2))*time.Hour + time.Duration(i/2)*24*time.Hour)
+		clock.Set(at.Add(time.Second))
+		start := time.Now()
+		if err := eng.makeDigests(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		waitIdle(b, eng, 30*time.Minute)
+		elapsed += time.Since(start)
+	}
+	mem.report(b, base)
+	sent := e.tg.Count("sendMessage") - sent0
 	b.ReportMetric(float64(sent)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(rtt.n.Load())/float64(sent), "rtt/msg")
+	b.ReportMetric(float64(sent), "digests")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -141,7 +142,10 @@ type digestRun struct {
 	at      time.Time
 	clock   string
 	stories []digestStory // handed on within digestWindow before at, newest first
-	rates   map[string]string
+
+	mu    sync.Mutex
+	rates map[string]string // the rates line by language
+	texts map[string]string // digests by what makes them (readers who chose alike share one)
 }
 
 // digestStory is a story as digests see it: the article and when it was handed on.
@@ -160,7 +164,7 @@ func (e *Engine) loadDigest(ctx context.Context, id JobID, at time.Time) (*jobRu
 	if err != nil {
 		return nil, fmt.Errorf("load digest %s: %w", id, err)
 	}
-	d := &digestRun{at: at, clock: clock, stories: stories, rates: map[string]string{}}
+	d := &digestRun{at: at, clock: clock, stories: stories, rates: map[string]string{}, texts: map[string]string{}}
 	return &jobRun{id: id, digest: d, queued: at, used: time.Now()}, nil
 }
 
@@ -206,6 +210,29 @@ func (e *Engine) recentStories(ctx context.Context, from, to time.Time) ([]diges
 // the reader received a story while reading instantly (its ledger has the chat).
 func (e *Engine) digestFor(ctx context.Context, d *digestRun, r subscriber.Reader, gotten func(storyID string) bool) (string, bool) {
 	from := e.digestStart(r, d.at)
+	// Readers who chose alike get the same digest: made once per job and copy. (Readers who
+	// switched within the window have their own, since the ledger decides part of it.)
+	var key string
+	if !r.ModeSince.After(from) {
+		key = r.Lang + "|" + strings.Join(r.Langs, ",") + "|" + strings.Join(r.Topics, ",") + "|" +
+			strconv.FormatBool(r.AllTopics) + "|" + strconv.FormatInt(from.Unix(), 10)
+		d.mu.Lock()
+		text, ok := d.texts[key]
+		d.mu.Unlock()
+		if ok {
+			return text, text != ""
+		}
+	}
+	text, ok := e.composeDigest(ctx, d, r, from, gotten)
+	if key != "" {
+		d.mu.Lock()
+		d.texts[key] = text
+		d.mu.Unlock()
+	}
+	return text, ok
+}
+
+func (e *Engine) composeDigest(ctx context.Context, d *digestRun, r subscriber.Reader, from time.Time, gotten func(storyID string) bool) (string, bool) {
 	var stories []article.Article
 	for _, s := range d.stories {
 		if s.first.Before(from) {
@@ -227,10 +254,14 @@ func (e *Engine) digestFor(ctx context.Context, d *digestRun, r subscriber.Reade
 		in.Topics = r.Topics
 	}
 	if e.opt.RatesLine != nil {
+		d.mu.Lock()
 		line, ok := d.rates[r.Lang]
+		d.mu.Unlock()
 		if !ok {
 			line = e.opt.RatesLine(ctx, r.Lang)
+			d.mu.Lock()
 			d.rates[r.Lang] = line
+			d.mu.Unlock()
 		}
 		in.Rates = line
 	}
@@ -362,7 +393,7 @@ func (e *Engine) CatchUp(ctx context.Context, replies *Replies, before subscribe
 	if err != nil {
 		return false, fmt.Errorf("catch up reader %d: %w", before.ChatID, err)
 	}
-	d := &digestRun{at: now, stories: stories, rates: map[string]string{}}
+	d := &digestRun{at: now, stories: stories, rates: map[string]string{}, texts: map[string]string{}}
 	texts, err := e.composeDigests(ctx, d, []subscriber.Reader{before})
 	if err != nil {
 		return false, fmt.Errorf("catch up reader %d: %w", before.ChatID, err)
