@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, lookupEnv config.Lookup, stdout, st
 		for _, w := range cfg.Warnings() {
 			log.Warn(w)
 		}
-		return serve(ctx, cfg, log, stdout)
+		return serve(ctx, cfg, log, nil)
 	case "preview":
 		return preview(args, lookupEnv, stdout, stderr)
 	case "playground":

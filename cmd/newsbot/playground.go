@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"newsbot/internal/config"
+	"newsbot/internal/delivery"
 	"newsbot/internal/playground"
 )
 
@@ -26,7 +28,9 @@ func playgroundCmd(ctx context.Context, args []string, lookupEnv config.Lookup, 
 	env, _ := environ(lookupEnv)
 	getenv := func(k string) string { v, _ := env(k); return v }
 	log := newLogger(cfg, stderr)
+	queue := &engineQueue{}
 	return playground.Run(ctx, playground.Options{
+		Queue:  queue,
 		Addr:   cfg.HTTPAddr,
 		Getenv: getenv,
 		Log:    log,
@@ -41,7 +45,27 @@ func playgroundCmd(ctx context.Context, args []string, lookupEnv config.Lookup, 
 			if err != nil {
 				return err
 			}
-			return serve(ctx, scfg, newLogger(scfg, stderr), stdout)
+			return serve(ctx, scfg, newLogger(scfg, stderr), queue.set)
 		},
 	})
+}
+
+// engineQueue tells the playground's strip how many messages delivery still has to send.
+type engineQueue struct {
+	eng atomic.Pointer[delivery.Engine]
+}
+
+func (q *engineQueue) set(e *delivery.Engine) { q.eng.Store(e) }
+
+// Waiting implements playground.Queue.
+func (q *engineQueue) Waiting(ctx context.Context) (int64, error) {
+	e := q.eng.Load()
+	if e == nil {
+		return 0, nil
+	}
+	s, err := e.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.Budget.Waiting, nil
 }

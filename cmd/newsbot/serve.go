@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,7 +40,10 @@ const unansweredFor = 5 * time.Second
 // serve runs the service until ctx ends: the HTTP server first (so /healthz and /readyz
 // answer while Redis or Telegram are still unreachable), then, once Redis answers, the
 // watchers, the delivery workers and the update intake, all under one errgroup.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer) error {
+//
+// started, when not nil, is given the delivery engine once it is built (the playground shows
+// its queue).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func(*delivery.Engine)) error {
 	log.Info("newsbot starting", "version", version, "config", cfg)
 
 	redisconn.RouteLibraryLogs(log)
@@ -105,6 +107,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, _ io.Writer
 		RatesLine:     ratesLine,
 		Log:           log,
 	})
+	if started != nil {
+		started(engine)
+	}
 	sourceMetrics := source.NewMetrics()
 	// Every part that counts something is a prometheus.Collector, registered here.
 	for _, c := range []prometheus.Collector{redisErrors, engine, sourceMetrics} {

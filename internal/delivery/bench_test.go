@@ -292,3 +292,66 @@ func procStatus(field string) int64 {
 	}
 	return 0
 }
+
+// (e) The window of doubt: a copy killed (its Redis connection gone, no shutdown) in the middle
+// of a fan-out at 30 and 100 messages a second, five times each; another copy finishes. Reported
+// per kill: chats left in doubt, and of those the readers who got nothing (marked "sending"
+// but not yet written to the wire when the copy died).
+func BenchmarkWindowOfDoubt(b *testing.B) {
+	for _, rate := range []float64{30, 100} {
+		b.Run("rate"+strconv.Itoa(int(rate)), func(b *testing.B) {
+			var doubt, lost, kills int
+			for b.Loop() {
+				for range 5 {
+					d, l := killMidFanOut(b, rate)
+					doubt, lost, kills = doubt+d, lost+l, kills+1
+				}
+			}
+			b.ReportMetric(float64(doubt)/float64(kills), "in-doubt/kill")
+			b.ReportMetric(float64(lost)/float64(kills), "lost/kill")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func killMidFanOut(b *testing.B, rate float64) (doubt, lost int) {
+	rdb, prefix := redistest.New(b)
+	e := newEnvWith(b, rdb, prefix)
+	e.t = b
+	chats := e.readers(1000, 200, "en")
+	rdbA := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, DB: rdb.Options().DB})
+	opt := quietOptions(Options{SendRate: rate, PageSize: 50, LeaseTTL: time.Second})
+	a, _ := e.engine(opt, rdbA)
+	ctx, crash := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	if err := a.Publish(context.Background(), story("w", "en")); err != nil {
+		b.Fatal(err)
+	}
+	e.tg.WaitFor(b, "sendMessage", 40, 20*time.Second)
+	_ = rdbA.Close()
+	crash()
+	<-done
+	bEng, _ := e.engine(opt)
+	stop := run(b, bEng)
+	waitIdle(b, bEng, time.Minute)
+	stop()
+	ledger, err := rdb.HGetAll(context.Background(), bEng.keys.ledger("w")).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range ledger {
+		if strings.HasPrefix(v, prefixDoubt) {
+			doubt++
+		}
+	}
+	for c, n := range e.copies(chats) {
+		if n == 0 {
+			lost++
+		}
+		if n > 1 {
+			b.Errorf("chat %d holds %d copies", c, n)
+		}
+	}
+	return doubt, lost
+}

@@ -331,3 +331,33 @@ func TestModeSwitchNeitherGapNorDuplicate(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestStartsWithTheRates: with exchange rates on, a digest begins with the day's rates
+// line in the reader's language.
+func TestDigestStartsWithTheRates(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 11, 28, 0, 0, 0, 0, almaty)
+	e, eng, clock := modesEnv(t, day.Add(7*time.Hour))
+	eng.opt.RatesLine = func(_ context.Context, lang string) string {
+		if lang == "en" {
+			return "USD 498.55 · EUR 524.28 · RUB 4.75"
+		}
+		return "USD 498,55 · EUR 524,28 · RUB 4,75"
+	}
+	e.reader(t, subscriber.Reader{ChatID: 1, Langs: []string{"ru"}, AllTopics: true, Mode: subscriber.Digest})
+	e.reader(t, subscriber.Reader{ChatID: 2, Langs: []string{"en"}, AllTopics: true, Mode: subscriber.Digest})
+	run(t, eng)
+	publishAt(t, eng, clock, day.Add(7*time.Hour), story("r1", "ru"))
+	publishAt(t, eng, clock, day.Add(7*time.Hour), story("r2", "en"))
+	digestAt(t, eng, clock, day.Add(8*time.Hour))
+	for chat, want := range map[int64]string{1: "<i>USD 498,55 · EUR 524,28 · RUB 4,75</i>", 2: "<i>USD 498.55 · EUR 524.28 · RUB 4.75</i>"} {
+		d := e.digests(chat)
+		if len(d) != 1 {
+			t.Fatalf("chat %d holds %d digests", chat, len(d))
+		}
+		lines := strings.Split(d[0], "\n")
+		if len(lines) < 2 || lines[1] != want {
+			t.Errorf("chat %d digest begins %q, want the rates line %q second", chat, lines[:min(2, len(lines))], want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -176,3 +177,32 @@ func TestStaleSendsAreGivenUp(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestFlakyTelegramLosesNobody: with the Bot API answering 500 to 30% of sends, every reader
+// still gets the story once.
+func TestFlakyTelegramLosesNobody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	chats := e.readers(100, 300, "en")
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(7, 7))
+	e.tg.SetHandler(func(r telegramtest.Request) *telegramtest.Response {
+		mu.Lock()
+		bad := rng.Float64() < 0.3
+		mu.Unlock()
+		if bad {
+			return &telegramtest.Response{Failure: &telegramtest.Failure{Code: 500, Description: "Internal Server Error"}}
+		}
+		return nil
+	})
+	eng, _ := e.engine(Options{Backoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Channels: map[string]string{}})
+	run(t, eng)
+	if err := eng.Publish(context.Background(), story("flaky", "en")); err != nil {
+		t.Fatal(err)
+	}
+	st := waitIdle(t, eng, time.Minute)
+	exactlyOne(t, e, chats)
+	if st.Sent != int64(len(chats)) || len(st.Failed) != 0 {
+		t.Errorf("Stats: sent %d, failed %v; want all %d sent", st.Sent, st.Failed, len(chats))
+	}
+}
