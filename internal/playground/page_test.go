@@ -272,7 +272,7 @@ func TestActionsOnlyFromThePage(t *testing.T) {
 
 func TestPageLabelsFollowTheChosenLanguage(t *testing.T) {
 	tp := newTestPage(t)
-	for lang, want := range map[string]string{"kk": "Материалдар қоры", "ru": "Хранилище материалов", "en": "Article store"} {
+	for lang, want := range map[string]string{"kk": "Материалдар қоймасы", "ru": "Хранилище материалов", "en": "Article store"} {
 		if page := tp.get("/?lang=" + lang); !strings.Contains(page, want) || !strings.Contains(page, `<html lang="`+lang+`">`) {
 			t.Errorf("%s page lacks %q", lang, want)
 		}
