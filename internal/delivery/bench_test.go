@@ -213,7 +213,10 @@ func BenchmarkDigestMillion(b *testing.B) {
 	rdb := srv.Client(b)
 	e, counted, rtt := benchEnv(b, rdb, "bench:")
 	fastAnswer(e.tg)
-	const audience = 1_000_000
+	audience := 1_000_000
+	if n, err := strconv.Atoi(os.Getenv("DIGEST_BENCH_READERS")); err == nil && n > 0 {
+		audience = n // a smaller run, for profiling
+	}
 	day := time.Date(2026, 11, 28, 0, 0, 0, 0, almaty)
 	clock := &fakeClock{t: day.Add(time.Hour)}
 	e.store.SetClock(func() time.Time { return day.Add(-24 * time.Hour) })

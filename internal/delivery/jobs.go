@@ -194,7 +194,7 @@ type storyRecord struct {
 	art       article.Article
 	revision  string
 	retracted bool
-	noPhoto   bool // its photo could not be fetched: send the text form
+	noPhoto   bool      // its photo could not be fetched: send the text form
 	published bool      // it was published or pushed (not only corrected): the channel gets it
 	first     time.Time // when it was first handed on for readers
 	found     bool
@@ -342,7 +342,7 @@ func (e *Engine) loadJob(ctx context.Context, id JobID, revision string) (*jobRu
 	now := time.Now()
 	e.mu.Lock()
 	jr, ok := e.jobs[id]
-	if ok && (revision == "" || jr.story.revision == revision) {
+	if ok && (revision == "" || jr.story.revision == revision || jr.digest != nil) {
 		jr.used = now
 		e.mu.Unlock()
 		return jr, nil

@@ -37,9 +37,9 @@ type pageRun struct {
 
 	msgs      map[int64]chatMsg // what each chat is sent
 	pending   []int64           // chats still to send
-	lost      bool             // another worker took the page over
-	retracted bool             // the story was withdrawn mid-page
-	yieldTill time.Time        // the page was handed back until then (yieldAfter)
+	lost      bool              // another worker took the page over
+	retracted bool              // the story was withdrawn mid-page
+	yieldTill time.Time         // the page was handed back until then (yieldAfter)
 	lastFlush time.Time
 
 	mu       sync.Mutex
