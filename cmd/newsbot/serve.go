@@ -65,6 +65,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 	}
 	tg := telegram.New(cfg.BotToken, cfg.APIURL, telegram.NewHTTPClient(), log)
 	readers := subscriber.NewStore(rdb, cfg.RedisPrefix, cfg.Languages, cfg.Topics)
+	// The store narrows a reader's digest times from "all of DIGEST_TIMES" (/settings).
 	digestTimes := make([]string, len(cfg.DigestTimes))
 	for i, c := range cfg.DigestTimes {
 		digestTimes[i] = c.String()
@@ -204,6 +205,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 			Languages:       cfg.Languages,
 			DefaultLanguage: cfg.DefaultLanguage,
 			Topics:          cfg.Topics,
+			DefaultMode:     subscriber.Mode(cfg.DefaultMode),
+			DigestTimes:     cfg.DigestTimes,
+			QuietHours:      cfg.QuietHours,
+			Digests:         catchUp{engine: engine, replies: replies},
 			Username:        me.UserName,
 			Location:        cfg.Timezone,
 			Admins:          cfg.AdminIDs,
@@ -377,4 +382,15 @@ func supervise(ctx context.Context, name string, w source.Watcher, log *slog.Log
 		case <-time.After(wait):
 		}
 	}
+}
+
+// catchUp gives the bot the engine's catch-up for readers who leave digests, sent over the
+// reply path like the bot's other answers.
+type catchUp struct {
+	engine  *delivery.Engine
+	replies *delivery.Replies
+}
+
+func (c catchUp) CatchUp(ctx context.Context, before subscriber.Reader) (bool, error) {
+	return c.engine.CatchUp(ctx, c.replies, before)
 }

@@ -1,5 +1,5 @@
 // Package bot is the reader conversation in Telegram: the commands (/start, /topics,
-// /language, /latest, /rates, /stop, /help), the inline buttons they show, group-admin checks and a
+// /language, /settings, /latest, /rates, /stop, /help), the inline buttons they show, group-admin checks and a
 // per-chat flood limit. Commands and buttons of the editors' desk (package desk) plug into
 // the same routers through an Extension. Updates reach the bot through package intake.
 package bot
@@ -18,6 +18,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/rates"
+	"newsbot/internal/schedule"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
 )
@@ -42,6 +43,8 @@ type Readers interface {
 	SetAllTopics(ctx context.Context, chatID int64, all bool) (subscriber.Reader, error)
 	SetLanguages(ctx context.Context, chatID int64, langs []string) (subscriber.Reader, error)
 	SetInterfaceLanguage(ctx context.Context, chatID int64, lang string) (subscriber.Reader, error)
+	ToggleDigestTime(ctx context.Context, chatID int64, clock string) (subscriber.Reader, error)
+	SetQuiet(ctx context.Context, chatID int64, on bool) (subscriber.Reader, error)
 	Migrate(ctx context.Context, from, to int64) error
 	Update(ctx context.Context, chatID int64, fn func(r *subscriber.Reader, exists bool) error) (subscriber.Reader, error)
 }
@@ -55,6 +58,15 @@ type Stories interface {
 // fetch has succeeded yet.
 type Rates interface {
 	Latest(ctx context.Context) (snap rates.Snapshot, ok bool, err error)
+}
+
+// Digests is the digest side of delivery as /settings needs it; cmd wires the engine's
+// catch-up, over the reply path.
+type Digests interface {
+	// CatchUp sends a reader who leaves digests for instant reading the stories since their
+	// last digest, in one message; before is the reader as they were before the switch.
+	// sent is false when there was nothing new.
+	CatchUp(ctx context.Context, before subscriber.Reader) (sent bool, err error)
 }
 
 // Texts is the translations the bot speaks; *locale.Bundle satisfies it.
@@ -87,6 +99,15 @@ type Options struct {
 	Languages       []string // LANGUAGES; the first languages of stories and of the interface
 	DefaultLanguage string   // DEFAULT_LANGUAGE; zero (or not in Languages): the first of Languages
 	Topics          []string // TOPICS, in the order the keyboard shows them
+	// DefaultMode is DEFAULT_MODE, the reading mode of a new reader; zero (or not a mode):
+	// instant.
+	DefaultMode subscriber.Mode
+	// DigestTimes are DIGEST_TIMES, the toggles /settings offers a digest reader. The store
+	// (Readers) must know the same times.
+	DigestTimes []schedule.Clock
+	// QuietHours is QUIET_HOURS, shown in /settings with its on/off button; zero: no quiet
+	// hours, and no button.
+	QuietHours schedule.Window
 	// Username is the bot's username (getMe), to tell /start@ThisBot from /start@OtherBot;
 	// zero: every command addressed as /cmd@name is taken as another bot's.
 	Username string
@@ -98,6 +119,9 @@ type Options struct {
 	// Rates answers /rates (RATES_URL). Nil: rates are off; /rates is then left out of the
 	// menus and /help, and answers in one line that this bot has none.
 	Rates Rates
+	// Digests sends the catch-up of a reader who leaves digests for instant reading; nil:
+	// none is sent (the switch still holds).
+	Digests Digests
 
 	// Flood is the per-chat limit; zero values take DefaultFlood.
 	Flood FloodLimit
@@ -114,12 +138,16 @@ type Bot struct {
 	readers  Readers
 	stories  Stories
 	rates    Rates
+	digests  Digests
 	texts    Texts
 	rdb      redis.UniversalClient
 	prefix   string
 	langs    []string
 	defLang  string
 	topics   []string
+	defMode  subscriber.Mode
+	dtimes   []schedule.Clock
+	quiet    schedule.Window
 	username string
 	loc      *time.Location
 	admins   []int64
@@ -168,6 +196,10 @@ func New(o Options) (*Bot, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	mode := o.DefaultMode
+	if !mode.Valid() {
+		mode = subscriber.Instant
+	}
 	ttl := o.AdminCacheTTL
 	if ttl <= 0 {
 		ttl = time.Minute
@@ -177,12 +209,16 @@ func New(o Options) (*Bot, error) {
 		readers:     o.Readers,
 		stories:     o.Stories,
 		rates:       o.Rates,
+		digests:     o.Digests,
 		texts:       o.Texts,
 		rdb:         o.Redis,
 		prefix:      o.Prefix,
 		langs:       slices.Clone(o.Languages),
 		defLang:     def,
 		topics:      slices.Clone(o.Topics),
+		defMode:     mode,
+		dtimes:      slices.Clone(o.DigestTimes),
+		quiet:       o.QuietHours,
 		username:    strings.TrimPrefix(o.Username, "@"),
 		loc:         loc,
 		admins:      slices.Clone(o.Admins),

@@ -16,6 +16,7 @@ import (
 	"newsbot/internal/article"
 	"newsbot/internal/locale"
 	"newsbot/internal/redistest"
+	"newsbot/internal/schedule"
 	"newsbot/internal/source"
 	"newsbot/internal/subscriber"
 	"newsbot/internal/telegram"
@@ -33,6 +34,9 @@ var (
 var (
 	testLangs  = []string{"kk", "ru", "en"}
 	testTopics = []string{"politics", "economy", "society", "world", "sport", "culture", "tech"}
+	// DIGEST_TIMES and QUIET_HOURS of the tests: the defaults.
+	testDigestTimes = []schedule.Clock{8 * 60, 19 * 60}
+	testQuietHours  = schedule.Window{From: 23 * 60, To: 7 * 60}
 )
 
 // storyList is /latest's source in tests: the stories the watcher would have seen.
@@ -100,10 +104,12 @@ func newHarness(t testing.TB, tweak ...func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.readers.SetDigestTimes([]string{"08:00", "19:00"})
 	h.opts = Options{
 		API: h.api, Readers: h.readers, Stories: h.stories, Texts: texts,
 		Redis: rdb, Prefix: prefix,
 		Languages: testLangs, DefaultLanguage: "kk", Topics: testTopics,
+		DigestTimes: testDigestTimes, QuietHours: testQuietHours,
 		Username: telegramtest.BotUsername, Location: almaty,
 		Flood: FloodLimit{Events: 1000, Window: time.Minute},
 		Log:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -311,7 +317,7 @@ var words = map[string]struct {
 	self, stop, help, unknown, plain, flood, latest    string
 	empty, adminOnly, invalidLink, topicOff, topicOn   string
 	langSet, newsLast, september, stale, notSubscribed string
-	cmdTopics, groupAdded                              string
+	cmdTopics, groupAdded, cmdSettings                 string
 }{
 	"kk": {
 		welcome: "Қош келдіңіз!", back: "Қайта қош келдіңіз!", already: "Сіз жазылып қойғансыз",
@@ -324,6 +330,7 @@ var words = map[string]struct {
 		newsLast: "кемінде бір тіл қалдырыңыз", september: "14 қыркүйек 2022, 18:28",
 		stale: "Бұл батырма енді жұмыс істемейді", notSubscribed: "Сіз жазылмағансыз",
 		cmdTopics: "Тақырыптарды таңдау", groupAdded: "Топ әкімшісі /start",
+		cmdSettings: "Жаңалықтар қалай келеді: режим, дайджест, тыныш уақыт",
 	},
 	"ru": {
 		welcome: "Добро пожаловать!", back: "С возвращением!", already: "Вы уже подписаны",
@@ -336,6 +343,7 @@ var words = map[string]struct {
 		newsLast: "Оставьте хотя бы один язык", september: "14 сентября 2022, 18:28",
 		stale: "Эта кнопка больше не работает", notSubscribed: "Вы не подписаны",
 		cmdTopics: "Выбрать темы", groupAdded: "Администратор группы может подписать",
+		cmdSettings: "Как приходят новости: режим, дайджест, тихие часы",
 	},
 	"en": {
 		welcome: "Welcome!", back: "Welcome back!", already: "You are already subscribed",
@@ -348,6 +356,7 @@ var words = map[string]struct {
 		newsLast: "Keep at least one language", september: "14 September 2022, 18:28",
 		stale: "This button no longer works", notSubscribed: "You are not subscribed",
 		cmdTopics: "Choose topics", groupAdded: "An admin of this group can subscribe it",
+		cmdSettings: "How the news comes: mode, digest, quiet hours",
 	},
 }
 

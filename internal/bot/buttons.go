@@ -68,7 +68,24 @@ const (
 	viewStart    = "s1" // the /start welcome: topics and an interface-language row
 	viewTopics   = "t1" // /topics
 	viewLanguage = "l1" // /language: interface language and story languages
+	viewSettings = "o1" // /settings: reading mode, digest times, quiet hours (modes.go)
+	// The /topics and /language keyboards opened from /settings: the same buttons, and a
+	// last row back to /settings, which a redraw after a press must keep.
+	viewSettingsTopics   = "i1"
+	viewSettingsLanguage = "j1"
 )
+
+// baseView is the view whose buttons a view holds: the keyboards opened from /settings are
+// /topics and /language with a way back.
+func baseView(view string) string {
+	switch view {
+	case viewSettingsTopics:
+		return viewTopics
+	case viewSettingsLanguage:
+		return viewLanguage
+	}
+	return view
+}
 
 // Actions of the settings buttons: callback_data is "<view>:<action>:<arg>".
 const (
@@ -84,6 +101,9 @@ func (b *Bot) readerButtons() []Button {
 		{Prefix: viewStart, Changes: true, Run: b.pressSettings},
 		{Prefix: viewTopics, Changes: true, Run: b.pressSettings},
 		{Prefix: viewLanguage, Changes: true, Run: b.pressSettings},
+		{Prefix: viewSettings, Changes: true, Run: b.pressOptions},
+		{Prefix: viewSettingsTopics, Changes: true, Run: b.pressSettings},
+		{Prefix: viewSettingsLanguage, Changes: true, Run: b.pressSettings},
 	}
 }
 

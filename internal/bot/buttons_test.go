@@ -321,7 +321,8 @@ func TestLanguageNamesInRunningText(t *testing.T) {
 }
 
 // TestLongestTopicSlugFitsCallbackData: TOPICS allows slugs of 32 characters; every keyboard
-// holding one must stay within Telegram's 64 bytes of callback_data (the fake refuses more).
+// holding one, also as opened from /settings, must stay within Telegram's 64 bytes of
+// callback_data (the fake refuses more).
 func TestLongestTopicSlugFitsCallbackData(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 30) + "-9" // 32 characters, the longest slug TOPICS takes
@@ -346,6 +347,22 @@ func TestLongestTopicSlugFitsCallbackData(t *testing.T) {
 	if r := h.reader(reader.id); slices.Contains(r.Topics, long) {
 		t.Errorf("the press on the long topic did not toggle it: %+v", r)
 	}
+
+	// The same keyboard opened from /settings (another view), and every /settings button
+	// (buttons checks each one's length).
+	h.say(reader, "/settings")
+	settings := h.last(reader.id)
+	buttons(t, settings)
+	h.press(reader.id, reader, settings.MessageID, "o1:m:digest")
+	buttons(t, h.last(reader.id))
+	h.press(reader.id, reader, settings.MessageID, "o1:t")
+	find(t, buttons(t, h.last(reader.id)), "i1:t:"+long)
+	h.press(reader.id, reader, settings.MessageID, "i1:t:"+long)
+	if r := h.reader(reader.id); !slices.Contains(r.Topics, long) {
+		t.Errorf("the press on the long topic from /settings did not toggle it: %+v", r)
+	}
+	h.press(reader.id, reader, settings.MessageID, "o1:l")
+	buttons(t, h.last(reader.id))
 }
 
 // TestAllTopicsOffKeepsAConcurrentChange: turning "all topics" off when every topic is also

@@ -62,6 +62,7 @@ func (b *Bot) readerCommands() []Command {
 		{Name: "start", Changes: true, Menu: true, Run: b.cmdStart},
 		{Name: "topics", Changes: true, Menu: true, Run: b.cmdTopics},
 		{Name: "language", Changes: true, Menu: true, Run: b.cmdLanguage},
+		{Name: "settings", Changes: true, Menu: true, Run: b.cmdSettings},
 		{Name: "latest", Menu: true, Run: b.cmdLatest},
 		// Off (no Rates), it is not offered, yet still answered: readers may know it from
 		// elsewhere, or from a menu Telegram still shows from before.
@@ -220,7 +221,7 @@ func (b *Bot) cmdLanguage(ctx context.Context, c *Call) error {
 	if !c.active() {
 		return c.Reply(ctx, "bot_not_subscribed")
 	}
-	return c.Send(ctx, b.languageText(c.reader), b.languageKeyboard(c.reader))
+	return c.Send(ctx, b.languageText(c.reader), b.languageKeyboard(c.reader, viewLanguage))
 }
 
 // languageText explains the two rows of the /language keyboard.

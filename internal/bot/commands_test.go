@@ -68,7 +68,7 @@ func TestHelpUnknownAndPlainText(t *testing.T) {
 
 			h.say(reader, "/help")
 			help := h.last(reader.id).Text()
-			mustContain(t, help, w.help, "/start", "/topics", "/language", "/latest", "/stop", "/help", w.cmdTopics)
+			mustContain(t, help, w.help, "/start", "/topics", "/language", "/settings — "+w.cmdSettings, "/latest", "/stop", "/help", w.cmdTopics)
 			if strings.Contains(help, "bot_cmd_") {
 				t.Errorf("help shows a message id: %q", help)
 			}
@@ -174,7 +174,7 @@ func TestRegisterCommands(t *testing.T) {
 				t.Errorf("language %q: /topics described as %q, want %q", code, m["description"], want)
 			}
 		}
-		if !slices.Equal(names, []string{"start", "topics", "language", "latest", "stop", "help"}) {
+		if !slices.Equal(names, []string{"start", "topics", "language", "settings", "latest", "stop", "help"}) {
 			t.Errorf("language %q: commands %v", code, names)
 		}
 	}

@@ -29,7 +29,8 @@ func Mark(on bool, label string) string {
 }
 
 // topicsKeyboard shows every topic, two to a row, then "All topics"; a check marks what the
-// reader follows (everything, when they follow all topics).
+// reader follows (everything, when they follow all topics). Opened from /settings, it ends
+// with the way back there.
 func (b *Bot) topicsKeyboard(r subscriber.Reader, view string) Keyboard {
 	var kb Keyboard
 	var row []KeyButton
@@ -48,6 +49,9 @@ func (b *Bot) topicsKeyboard(r subscriber.Reader, view string) Keyboard {
 		Text:         Mark(r.AllTopics, b.t(r.Lang, "all_topics", nil)),
 		CallbackData: view + ":" + actTopic + ":" + allTopicsArg,
 	}})
+	if view == viewSettingsTopics {
+		kb.InlineKeyboard = append(kb.InlineKeyboard, b.backRow(r))
+	}
 	return kb
 }
 
@@ -68,14 +72,22 @@ func (b *Bot) interfaceRow(r subscriber.Reader, view string) []KeyButton {
 }
 
 // languageKeyboard: the first row sets the bot's language; below, one toggle per story
-// language.
-func (b *Bot) languageKeyboard(r subscriber.Reader) Keyboard {
-	kb := Keyboard{InlineKeyboard: [][]KeyButton{b.interfaceRow(r, viewLanguage)}}
+// language. Opened from /settings (viewSettingsLanguage), it ends with the way back there.
+func (b *Bot) languageKeyboard(r subscriber.Reader, view string) Keyboard {
+	kb := Keyboard{InlineKeyboard: [][]KeyButton{b.interfaceRow(r, view)}}
 	for _, l := range b.langs {
 		kb.InlineKeyboard = append(kb.InlineKeyboard, []KeyButton{{
 			Text:         Mark(slices.Contains(r.Langs, l), b.newsIn(r.Lang, l)),
-			CallbackData: viewLanguage + ":" + actNews + ":" + l,
+			CallbackData: view + ":" + actNews + ":" + l,
 		}})
 	}
+	if view == viewSettingsLanguage {
+		kb.InlineKeyboard = append(kb.InlineKeyboard, b.backRow(r))
+	}
 	return kb
+}
+
+// backRow turns the topics or language keyboard opened from /settings back into /settings.
+func (b *Bot) backRow(r subscriber.Reader) []KeyButton {
+	return []KeyButton{{Text: "‹ " + b.t(r.Lang, "button_back", nil), CallbackData: viewSettings + ":" + optShow}}
 }

@@ -240,7 +240,7 @@ func TestRatesInMenuAndHelp(t *testing.T) {
 				menus[code], _ = m["description"].(string)
 			}
 		}
-		if got := strings.Join(names, " "); got != "start topics language latest rates stop help" {
+		if got := strings.Join(names, " "); got != "start topics language settings latest rates stop help" {
 			t.Errorf("menu %q: %s", code, got)
 		}
 	}

@@ -9,7 +9,8 @@ import (
 	"newsbot/internal/subscriber"
 )
 
-// The readers' settings buttons: topics and languages, under /start, /topics and /language.
+// The readers' topic and language buttons, under /start, /topics and /language (also as
+// opened from /settings). The reading-mode buttons of /settings are in modes.go.
 
 // pressSettings applies a topic or language button and redraws the keyboard it sits in.
 func (b *Bot) pressSettings(ctx context.Context, p *Press) error {
@@ -53,14 +54,14 @@ func (b *Bot) pressSettings(ctx context.Context, p *Press) error {
 	p.Answer(ctx, note)
 
 	switch {
-	case p.view == viewTopics:
-		err = p.Edit(ctx, "", b.topicsKeyboard(r, viewTopics))
+	case baseView(p.view) == viewTopics:
+		err = p.Edit(ctx, "", b.topicsKeyboard(r, p.view))
 	case p.view == viewStart && action == actTopic:
 		err = p.Edit(ctx, "", b.startKeyboard(r))
 	case p.view == viewStart:
 		err = p.Edit(ctx, b.welcomeText(r, "bot_welcome"), b.startKeyboard(r))
 	default:
-		err = p.Edit(ctx, b.languageText(r), b.languageKeyboard(r))
+		err = p.Edit(ctx, b.languageText(r), b.languageKeyboard(r, p.view))
 	}
 	return err
 }
@@ -68,6 +69,7 @@ func (b *Bot) pressSettings(ctx context.Context, p *Press) error {
 // validSetting checks callback data against what the view's keyboard can hold, so forged or
 // outdated data never reaches the store.
 func (b *Bot) validSetting(view, action, arg string) bool {
+	view = baseView(view)
 	switch action {
 	case actTopic:
 		return view != viewLanguage && (arg == allTopicsArg || slices.Contains(b.topics, arg))

@@ -80,6 +80,7 @@ func (b *Bot) cmdStart(ctx context.Context, c *Call) error {
 				AllTopics: link.topic == "",
 				Status:    subscriber.Active,
 				Group:     c.Group,
+				Mode:      b.defMode,
 			}
 			if link.lang != "" {
 				r.Langs = []string{link.lang}
@@ -139,12 +140,14 @@ func (b *Bot) configured(r subscriber.Reader) subscriber.Reader {
 	return r
 }
 
-// welcomeText is the /start message: greeting, what the reader gets, how to change it.
-// It names no topics, so that a topic press edits only the keyboard under it.
+// welcomeText is the /start message: greeting, what the reader gets and how (the reading
+// mode: with DEFAULT_MODE=digest a new reader must not expect every story at once), how to
+// change it. It names no topics, so that a topic press edits only the keyboard under it.
 func (b *Bot) welcomeText(r subscriber.Reader, greeting string) string {
 	lines := []string{
 		Escape(b.t(r.Lang, greeting, nil)),
 		Escape(b.t(r.Lang, "bot_status_langs", map[string]any{"Langs": b.langsInText(r.Lang, r.Langs)})),
+		Escape(b.modeText(r)),
 		"",
 		Escape(b.t(r.Lang, "bot_start_hint", nil)),
 	}

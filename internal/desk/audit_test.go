@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"newsbot/internal/article"
 	"newsbot/internal/delivery"
 )
 
@@ -70,6 +71,12 @@ func TestAuditShowsHowAPushEnded(t *testing.T) {
 			t.Parallel()
 			d := newDesk(t)
 			w := deskWords[lang]
+			// A story of now: the 2022 sample would be skipped as stale (PUSH_MAX_AGE) when
+			// the watcher publishes it, and nobody would have it before the push.
+			d.story.PublishedAt = time.Now()
+			d.stories.mu.Lock()
+			d.stories.all = []article.Article{d.story}
+			d.stories.mu.Unlock()
 			d.runEngine()
 			// Two readers get the story when the watcher publishes it; three join later.
 			d.subscribe(9001, 9002)

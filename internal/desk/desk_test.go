@@ -125,6 +125,7 @@ type setup struct {
 	topics    []string
 	channels  map[string]string
 	idlePoll  time.Duration
+	sendRate  float64                          // SEND_RATE of the engine; 0: none
 	publisher func(*delivery.Engine) Publisher // nil: the engine itself
 	stories   func(*harness) Stories           // nil: the storyList
 }
@@ -153,7 +154,7 @@ func newDesk(t testing.TB, tweak ...func(*setup)) *harness {
 	h.stories.add(h.story)
 	render := post.NewRenderer(texts, almaty)
 	h.engine = delivery.New(rdb, h.api, h.readers, render, delivery.Options{
-		Prefix: prefix, Channels: s.channels, IdlePoll: s.idlePoll,
+		Prefix: prefix, Channels: s.channels, IdlePoll: s.idlePoll, SendRate: s.sendRate,
 	})
 	var pub Publisher = h.engine
 	if s.publisher != nil {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"newsbot/internal/delivery"
 	"newsbot/internal/subscriber"
 )
 
@@ -200,5 +202,174 @@ func seedReaders(b *testing.B, d *harness, n int) {
 			}
 			rs = rs[:0]
 		}
+	}
+}
+
+// statsPublisher is the engine with /stats figures a test chooses: the budget, the day's
+// sends and failures, the running jobs.
+type statsPublisher struct {
+	Publisher
+	edit func(*delivery.Stats)
+}
+
+func (p statsPublisher) Stats(ctx context.Context) (delivery.Stats, error) {
+	s, err := p.Publisher.Stats(ctx)
+	if err == nil {
+		p.edit(&s)
+	}
+	return s, err
+}
+
+func withStats(edit func(*delivery.Stats)) func(*setup) {
+	return func(s *setup) {
+		s.publisher = func(e *delivery.Engine) Publisher { return statsPublisher{Publisher: e, edit: edit} }
+	}
+}
+
+// budgetDay is a day of a bot at SEND_RATE=30: 72,000 messages waiting (40 minutes), 120,345
+// sent, 7 instant pushes skipped as stale, and the morning digest running.
+func budgetDay(t *testing.T, wait time.Duration) func(*delivery.Stats) {
+	almaty, err := time.LoadLocation("Asia/Almaty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(s *delivery.Stats) {
+		s.Sent = 120_345
+		s.Failed["stale"] = 7
+		s.Budget = delivery.Budget{Waiting: 72_000, WaitTime: wait, Capacity: 30 * 86_400, MaxAge: 6 * time.Hour}
+		s.Jobs = append([]delivery.JobStatus{{
+			ID: "digest", State: delivery.JobRunning, Digest: time.Date(2026, 11, 27, 8, 0, 0, 0, almaty),
+			Sent: 1500, Skipped: 20, Failed: 1, Estimate: 2000,
+		}}, s.Jobs...)
+	}
+}
+
+// TestStatsBudget: /stats shows what waits and how long it takes, the day's sends against
+// the day's capacity, readers by reading mode, stale skips and a running digest, with numbers
+// written as each language writes them.
+func TestStatsBudget(t *testing.T) {
+	t.Parallel()
+	const nb = "\u00a0" // Kazakh and Russian group digits with a no-break space
+	want := map[string][]string{
+		"en": {"<b>Sending budget</b>", "Waiting: 72,000 messages, about 40 min to send at 30 a second",
+			"Sent in 24 h: 120,345 of 2,592,000 (4.6%)", "Sent: 120,345 messages",
+			"Instant: 2 · digest: 1 · breaking only: 1", "  stale (later than PUSH_MAX_AGE): 7",
+			"• Digest 08:00\n  1,521 of ~2,000 done: 1,500 sent, 20 had nothing new, 1 failed"},
+		"ru": {"<b>Лимит отправки</b>", "В очереди: 72" + nb + "000 сообщений, отправка займёт около 40 мин (30 в секунду)",
+			"Отправлено за 24 часа: 120" + nb + "345 из 2" + nb + "592" + nb + "000 (4,6%)", "Отправлено: 120" + nb + "345 сообщений",
+			"Сразу: 2 · дайджест: 1 · только срочные: 1", "  устарели (позже PUSH_MAX_AGE): 7",
+			"• Дайджест 08:00\n  Обработано 1" + nb + "521 из ~2" + nb + "000: отправлено 1" + nb + "500, без новостей 20, не доставлено 1"},
+		"kk": {"<b>Жіберу шегі</b>", "Кезекте: 72" + nb + "000 хабарлама, жіберуге шамамен 40 мин кетеді (секундына 30)",
+			"24 сағатта жіберілгені: 120" + nb + "345, тәуліктік шек 2" + nb + "592" + nb + "000 (4,6%)", "Жіберілгені: 120" + nb + "345 хабарлама",
+			"Бірден: 2 · дайджест: 1 · тек шұғыл: 1", "  ескірген (PUSH_MAX_AGE мерзімінен кеш): 7",
+			"• Дайджест 08:00\n  Өңделгені 1" + nb + "521 / ~2" + nb + "000: жіберілгені 1" + nb + "500, жаңалығы жоқ 20, жеткізілмегені 1"},
+	}
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			d := newDesk(t, withStats(budgetDay(t, 40*time.Minute)))
+			ctx := context.Background()
+			for i, m := range []subscriber.Mode{subscriber.Instant, subscriber.Instant, subscriber.Digest, subscriber.Breaking} {
+				if err := d.readers.Save(ctx, subscriber.Reader{ChatID: int64(9200 + i), Lang: "en", Langs: []string{"en"}, AllTopics: true,
+					Status: subscriber.Active, Mode: m}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ed := admin(adminA, lang)
+			d.say(ed, "/stats")
+			text := d.last(ed.id).Text()
+			mustContain(t, text, want[lang]...)
+			if strings.Contains(text, "⚠️") {
+				t.Errorf("a warning while the queue takes 40 min of PUSH_MAX_AGE's 6 h:\n%s", text)
+			}
+		})
+	}
+}
+
+// TestStatsBudgetOverdue: a queue that takes longer than PUSH_MAX_AGE gets the warning line.
+func TestStatsBudgetOverdue(t *testing.T) {
+	t.Parallel()
+	want := map[string][]string{
+		"en": {"Waiting: 72,000 messages, about 7 h 1 min to send at 30 a second",
+			"⚠️ The queue takes longer than PUSH_MAX_AGE (6h): instant pushes are skipped as stale"},
+		"ru": {"отправка займёт около 7 ч 1 мин (30 в секунду)",
+			"⚠️ Очередь не успеет уйти за PUSH_MAX_AGE (6h): запоздавшие новости пропускаются как устаревшие"},
+		"kk": {"жіберуге шамамен 7 сағ 1 мин кетеді",
+			"⚠️ Кезекті жіберу PUSH_MAX_AGE (6h) мерзімінен ұзаққа созылады: кешіккен жаңалықтар ескірген деп жіберілмейді"},
+	}
+	for _, lang := range testLangs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			d := newDesk(t, withStats(budgetDay(t, 7*time.Hour+30*time.Second)))
+			ed := admin(adminA, lang)
+			d.say(ed, "/stats")
+			mustContain(t, d.last(ed.id).Text(), want[lang]...)
+		})
+	}
+	// PUSH_MAX_AGE as .env writes it.
+	for d, want := range map[time.Duration]string{6 * time.Hour: "6h", 90 * time.Minute: "1h30m", 45 * time.Minute: "45m", 30 * time.Second: "30s"} {
+		if got := envDuration(d); got != want {
+			t.Errorf("envDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestStatsWaitingPlurals: the messages waiting take the plural of their number in each
+// language, written with the language's digit grouping.
+func TestStatsWaitingPlurals(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		lang string
+		n    int64
+		want string
+	}{
+		{"ru", 1, "В очереди: 1 сообщение, "},
+		{"ru", 3, "В очереди: 3 сообщения, "},
+		{"ru", 5, "В очереди: 5 сообщений, "},
+		{"ru", 11, "В очереди: 11 сообщений, "},
+		{"ru", 21, "В очереди: 21 сообщение, "},
+		{"ru", 1021, "В очереди: 1\u00a0021 сообщение, "},
+		{"kk", 1, "Кезекте: 1 хабарлама, "},
+		{"kk", 5, "Кезекте: 5 хабарлама, "},
+		{"en", 1, "Waiting: 1 message, about 1 min"},
+		{"en", 3, "Waiting: 3 messages, "},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s-%d", tc.lang, tc.n), func(t *testing.T) {
+			t.Parallel()
+			d := newDesk(t, withStats(func(s *delivery.Stats) {
+				s.Budget = delivery.Budget{Waiting: tc.n, WaitTime: time.Duration(tc.n) * time.Second / 30, Capacity: 30 * 86_400, MaxAge: 6 * time.Hour}
+			}))
+			ed := admin(adminA, tc.lang)
+			d.say(ed, "/stats")
+			mustContain(t, d.last(ed.id).Text(), tc.want)
+		})
+	}
+}
+
+// TestStatsBudgetFromTheEngine: the budget as the real engine reports it, at SEND_RATE=30
+// with a push waiting; nothing waiting and no SEND_RATE read as such.
+func TestStatsBudgetFromTheEngine(t *testing.T) {
+	t.Parallel()
+	d := newDesk(t, func(s *setup) { s.sendRate = 30 })
+	ids := make([]int64, 40)
+	for i := range ids {
+		ids[i] = int64(9300 + i)
+	}
+	d.subscribe(ids...)
+	ed := admin(adminA, "en")
+	d.say(ed, "/stats")
+	mustContain(t, d.last(ed.id).Text(), "<b>Sending budget</b>\nWaiting: none\nSent in 24 h: 0 of 2,592,000 (0%)")
+	_, control := d.publish(ed.id, ed, d.story.ID)
+	d.pressAs(ed.id, ed, control.MessageID, buttonData(t, control, deskWords["en"].confirm))
+	d.say(ed, "/stats")
+	mustContain(t, d.last(ed.id).Text(), "messages, about 1 min to send at 30 a second\nSent in 24 h: 0 of 2,592,000 (0%)")
+
+	unlimited := newDesk(t, withStats(func(s *delivery.Stats) { s.Budget = delivery.Budget{Waiting: 5, MaxAge: 6 * time.Hour} }))
+	unlimited.say(ed, "/stats")
+	text := unlimited.last(ed.id).Text()
+	mustContain(t, text, "<b>Sending budget</b>\nWaiting: 5 messages\n")
+	if strings.Contains(text, "Sent in 24 h") {
+		t.Errorf("a capacity line without SEND_RATE:\n%s", text)
 	}
 }
