@@ -202,7 +202,7 @@ func (s *Store) Readers(ctx context.Context, chatIDs []int64) (rs []Reader, foun
 		if m := c.Val(); len(m) > 0 {
 			r, err := decode(chatIDs[i], m)
 			if err == nil {
-				rs[i], found[i] = r, true
+				rs[i], found[i] = s.current(r), true
 			}
 		}
 	}

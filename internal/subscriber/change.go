@@ -128,7 +128,8 @@ func (s *Store) patch(ctx context.Context, chatID int64, op, val string) (Reader
 	if err != nil {
 		return Reader{}, err
 	}
-	return decodeFlat(chatID, v)
+	r, err := decodeFlat(chatID, v)
+	return s.current(r), err
 }
 
 // Update changes a reader with fn atomically: fn gets the stored reader (exists false and a
@@ -152,6 +153,7 @@ func (s *Store) Update(ctx context.Context, chatID int64, fn func(r *Reader, exi
 		r, exists := Reader{ChatID: chatID}, len(m) > 0
 		if exists {
 			d, err := decode(chatID, m)
+			d = s.current(d)
 			switch {
 			case errors.Is(err, ErrCorrupt):
 				// Unreadable (damaged, or written by another release): fn starts afresh, so
@@ -185,6 +187,7 @@ func (s *Store) Update(ctx context.Context, chatID int64, fn func(r *Reader, exi
 			return err
 		}
 		saved, err = decodeFlat(chatID, v)
+		saved = s.current(saved)
 		return err
 	}
 	for attempt := 0; ; attempt++ {

@@ -22,6 +22,7 @@ func (s *Store) Get(ctx context.Context, chatID int64) (Reader, bool, error) {
 		return Reader{}, false, nil
 	}
 	r, err := decode(chatID, m)
+	r = s.current(r)
 	if err != nil {
 		return Reader{}, false, fmt.Errorf("get reader %d: %w", chatID, err)
 	}
@@ -248,4 +249,24 @@ func splitList(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// current fits a stored reader to the configuration: digest times no longer in DIGEST_TIMES
+// are dropped, and a reader left with none of theirs keeps all of them (rather than getting no
+// digest at all).
+func (s *Store) current(r Reader) Reader {
+	if len(r.DigestTimes) == 0 || len(s.digestTimes) == 0 {
+		return r
+	}
+	kept := make([]string, 0, len(r.DigestTimes))
+	for _, c := range r.DigestTimes {
+		if slices.Contains(s.digestTimes, c) {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	r.DigestTimes = kept
+	return r
 }

@@ -944,3 +944,24 @@ func TestReadingModes(t *testing.T) {
 		t.Errorf("Readers = %+v %v %v", rs, found, err)
 	}
 }
+
+// TestDigestTimesFollowTheConfiguration: a reader's digest times that DIGEST_TIMES no longer
+// has are dropped, and a reader left with none of theirs gets every digest, not none.
+func TestDigestTimesFollowTheConfiguration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	f.s.SetDigestTimes([]string{"08:00", "19:00"})
+	r := active(1, "kk", []string{"kk"}, nil)
+	r.Mode, r.DigestTimes, r.AllTopics = subscriber.Digest, []string{"19:00"}, true
+	f.save(t, r)
+	f.s.SetDigestTimes([]string{"07:00", "20:00"}) // the operator moved the times
+	got, _, err := f.s.Get(ctx, 1)
+	if err != nil || len(got.DigestTimes) != 0 || !got.KeepsDigest("07:00") || !got.KeepsDigest("20:00") {
+		t.Errorf("after DIGEST_TIMES changed: %+v, %v; want every digest", got.DigestTimes, err)
+	}
+	f.s.SetDigestTimes([]string{"19:00", "21:00"})
+	if got, _, _ := f.s.Get(ctx, 1); !got.KeepsDigest("19:00") || got.KeepsDigest("21:00") {
+		t.Errorf("a time still configured: %+v; want 19:00 alone", got.DigestTimes)
+	}
+}
