@@ -161,9 +161,11 @@ func TestStaleSendsAreGivenUp(t *testing.T) {
 		}
 		return nil
 	})
-	eng, _ := e.engine(Options{MaxAge: time.Minute + 500*time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	eng, _ := e.engine(Options{MaxAge: time.Minute + 1500*time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	run(t, eng)
-	if err := eng.Publish(context.Background(), story("st1", "en")); err != nil { // a minute old
+	a := story("st1", "en")
+	a.PublishedAt = time.Now().Add(-time.Minute) // stale 1.5 s from now
+	if err := eng.Publish(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	st := waitIdle(t, eng, 10*time.Second)
