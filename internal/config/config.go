@@ -16,6 +16,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/schedule"
+	"newsbot/internal/secret"
 )
 
 // Defaults of DESIGN.md's table. .env.example repeats them for operators.
@@ -135,7 +136,7 @@ func Load(lookup Lookup, spoken []string) (Config, error) {
 	}
 
 	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		l.fail("TELEGRAM_API_URL", fmt.Sprintf("%q is not an absolute http(s) URL", withoutUserinfo(c.APIURL)))
+		l.fail("TELEGRAM_API_URL", fmt.Sprintf("%q is not an absolute http(s) URL", secret.URL(c.APIURL)))
 	}
 	if _, err := redisOptions(c.RedisURL); err != nil {
 		l.fail("REDIS_URL", err.Error())
@@ -199,7 +200,7 @@ func Load(lookup Lookup, spoken []string) (Config, error) {
 		u, err := url.Parse(c.WebhookURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			// Telegram delivers webhooks only over HTTPS.
-			l.fail("WEBHOOK_URL", fmt.Sprintf("%q is not an absolute https URL", withoutUserinfo(c.WebhookURL)))
+			l.fail("WEBHOOK_URL", fmt.Sprintf("%q is not an absolute https URL", secret.URL(c.WebhookURL)))
 		}
 		if c.WebhookSecret == "" {
 			l.fail("WEBHOOK_SECRET", "required when WEBHOOK_URL is set")

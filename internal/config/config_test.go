@@ -599,22 +599,3 @@ func TestConfigLogRemovesURLCredentials(t *testing.T) {
 		}
 	}
 }
-
-func TestConfigWithoutUserinfo(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://u:p@host/rss":            "https://host/rss",
-		"https://u@host":                  "https://host",
-		"https://u:p%40x@host:8443/a?b=c": "https://host:8443/a?b=c",
-		"https://u:p@x@host/a":            "https://host/a",
-		"https://host/a@b":                "https://host/a@b",
-		"https://host?q=a@b":              "https://host?q=a@b",
-		"https://u:p@ho st/":              "https://ho st/",
-		"kk=https://u:p@host/rss":         "kk=https://host/rss",
-		"not a url":                       "not a url",
-		"":                                "",
-	} {
-		if got := withoutUserinfo(in); got != want {
-			t.Errorf("withoutUserinfo(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

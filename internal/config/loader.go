@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"newsbot/internal/schedule"
+	"newsbot/internal/secret"
 )
 
 type loader struct {
@@ -150,11 +151,11 @@ func (l *loader) ratesURL() string {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		l.fail("RATES_URL", fmt.Sprintf("%q is not an absolute http(s) URL (empty: rates off)", withoutUserinfo(v)))
+		l.fail("RATES_URL", fmt.Sprintf("%q is not an absolute http(s) URL (empty: rates off)", secret.URL(v)))
 	case u.User != nil:
 		// The rates are public: a user or password here was pasted by mistake, and would
 		// be sent to whoever serves the URL.
-		l.fail("RATES_URL", fmt.Sprintf("%q must not carry a user or password", withoutUserinfo(v)))
+		l.fail("RATES_URL", fmt.Sprintf("%q must not carry a user or password", secret.URL(v)))
 	default:
 		return v
 	}
@@ -202,12 +203,12 @@ func (l *loader) feeds(langs []string) []Feed {
 		if i := strings.Index(item, "="); i > 0 && (!strings.Contains(item, "://") || i < strings.Index(item, "://")) {
 			f.Lang, f.URL = strings.TrimSpace(item[:i]), strings.TrimSpace(item[i+1:])
 			if !slices.Contains(langs, f.Lang) {
-				l.fail("FEEDS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", withoutUserinfo(item), f.Lang, strings.Join(langs, ",")))
+				l.fail("FEEDS", fmt.Sprintf("%q: %q is not one of LANGUAGES (%s)", secret.URL(item), f.Lang, strings.Join(langs, ",")))
 			}
 		}
 		u, err := url.Parse(f.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			l.fail("FEEDS", fmt.Sprintf("%q is not an absolute http(s) URL", withoutUserinfo(f.URL)))
+			l.fail("FEEDS", fmt.Sprintf("%q is not an absolute http(s) URL", secret.URL(f.URL)))
 			continue
 		}
 		feeds = append(feeds, f)

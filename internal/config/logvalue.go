@@ -2,7 +2,7 @@ package config
 
 import (
 	"log/slog"
-	"net/url"
+	"newsbot/internal/secret"
 	"strings"
 )
 
@@ -13,7 +13,7 @@ import (
 func (c Config) LogValue() slog.Value {
 	feeds := make([]string, len(c.Feeds))
 	for i, f := range c.Feeds {
-		feeds[i] = withoutUserinfo(f.URL)
+		feeds[i] = secret.URL(f.URL)
 		if f.Lang != "" {
 			feeds[i] = f.Lang + "=" + feeds[i]
 		}
@@ -28,8 +28,8 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("telegram_bot_token", redact(c.BotToken)),
-		slog.String("telegram_api_url", withoutUserinfo(c.APIURL)),
-		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("telegram_api_url", secret.URL(c.APIURL)),
+		slog.String("redis_url", secret.Password(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix),
 		slog.String("articles_dir", c.ArticlesDir),
 		slog.String("feeds", strings.Join(feeds, ",")),
@@ -42,7 +42,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("channels", c.Channels),
 		slog.Any("admin_ids", c.AdminIDs),
 		slog.Float64("send_rate", c.SendRate),
-		slog.String("webhook_url", withoutUserinfo(c.WebhookURL)),
+		slog.String("webhook_url", secret.URL(c.WebhookURL)),
 		slog.String("webhook_secret", redact(c.WebhookSecret)),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("timezone", tz),
@@ -53,7 +53,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("quiet_hours", c.QuietHours.String()),
 		slog.String("push_max_age", c.PushMaxAge.String()),
 		slog.Bool("paid_broadcast", c.PaidBroadcast),
-		slog.String("rates_url", withoutUserinfo(c.RatesURL)),
+		slog.String("rates_url", secret.URL(c.RatesURL)),
 		slog.String("rates_currencies", strings.Join(c.RatesCurrencies, ",")),
 		slog.String("rates_interval", c.RatesInterval.String()),
 	)
@@ -66,42 +66,6 @@ func redact(secret string) string {
 		return ""
 	}
 	return "[set]"
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable]"
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	for _, k := range []string{"password", "sentinel_password"} {
-		if q.Has(k) {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// withoutUserinfo is raw with any user and password removed, "https://host/rss" for
-// "https://feeduser:FeedPass123@host/rss". It works on the text, so a URL that does not parse
-// (and so is being reported as a problem) loses its credentials too.
-func withoutUserinfo(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		rest = rest[at+1:]
-	}
-	return scheme + "://" + rest
 }
 
 // GoString keeps %#v from printing the token.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"newsbot/internal/secret"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -31,13 +32,13 @@ func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
 func redisOptions(raw string) (*redis.UniversalOptions, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, fmt.Errorf("%q is not a URL like redis://host:6379/0", redactURL(raw))
+		return nil, fmt.Errorf("%q is not a URL like redis://host:6379/0", secret.Password(raw))
 	}
 	switch scheme {
 	case "redis", "rediss", "unix":
 		o, err := redis.ParseURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", redactURL(raw), stripURL(err))
+			return nil, fmt.Errorf("%s: %w", secret.Password(raw), stripURL(err))
 		}
 		return &redis.UniversalOptions{
 			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
@@ -61,7 +62,7 @@ func redisOptions(raw string) (*redis.UniversalOptions, error) {
 			master = q.Get("master_name")
 		}
 		if master == "" {
-			return nil, fmt.Errorf("%s: Sentinel needs ?master=NAME, the name the sentinels monitor", redactURL(raw))
+			return nil, fmt.Errorf("%s: Sentinel needs ?master=NAME, the name the sentinels monitor", secret.Password(raw))
 		}
 		q.Del("master")
 		q.Set("master_name", master)
@@ -82,7 +83,7 @@ func redisOptions(raw string) (*redis.UniversalOptions, error) {
 		u.RawQuery = q.Encode()
 		o, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", redactURL(raw), stripURL(err))
+			return nil, fmt.Errorf("%s: %w", secret.Password(raw), stripURL(err))
 		}
 		return &redis.UniversalOptions{
 			Addrs: o.SentinelAddrs, MasterName: o.MasterName, DB: o.DB,
@@ -102,12 +103,12 @@ func redisOptions(raw string) (*redis.UniversalOptions, error) {
 			return nil, err
 		}
 		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
-			return nil, fmt.Errorf("%s: Redis Cluster has only database 0", redactURL(raw))
+			return nil, fmt.Errorf("%s: Redis Cluster has only database 0", secret.Password(raw))
 		}
 		u.Path = ""
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", redactURL(raw), stripURL(err))
+			return nil, fmt.Errorf("%s: %w", secret.Password(raw), stripURL(err))
 		}
 		return &redis.UniversalOptions{
 			Addrs: o.Addrs, IsClusterMode: true,
@@ -122,7 +123,7 @@ func redisOptions(raw string) (*redis.UniversalOptions, error) {
 			ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
 		}, nil
 	default:
-		return nil, fmt.Errorf("%q: unknown scheme %q (redis, rediss, unix, redis-sentinel, redis-cluster)", redactURL(raw), scheme)
+		return nil, fmt.Errorf("%q: unknown scheme %q (redis, rediss, unix, redis-sentinel, redis-cluster)", secret.Password(raw), scheme)
 	}
 }
 
@@ -145,12 +146,12 @@ func multiHostURL(scheme, rest string) (*url.URL, error) {
 	hosts := strings.Split(hostlist, ",")
 	for _, h := range hosts {
 		if strings.TrimSpace(h) == "" {
-			return nil, fmt.Errorf("%s: empty host in the host list", redactURL(scheme+"://"+rest))
+			return nil, fmt.Errorf("%s: empty host in the host list", secret.Password(scheme+"://"+rest))
 		}
 	}
 	u, err := url.Parse(base + "://" + userinfo + hosts[0] + tail)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", redactURL(scheme+"://"+rest), stripURL(err))
+		return nil, fmt.Errorf("%s: %w", secret.Password(scheme+"://"+rest), stripURL(err))
 	}
 	q := u.Query()
 	for _, h := range hosts[1:] {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"newsbot/internal/secret"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,7 +106,7 @@ func startRedis(ctx context.Context, log *slog.Logger, run string) (*redisChoice
 // describe is the banner's words for this Redis.
 func (r *redisChoice) describe() string {
 	if r.shared {
-		return "Redis: REDIS_URL (" + redactURL(r.url) + "), keys under " + r.prefix + " removed at exit"
+		return "Redis: REDIS_URL (" + secret.Password(r.url) + "), keys under " + r.prefix + " removed at exit"
 	}
 	return "Redis: its own redis-server at " + strings.TrimPrefix(strings.TrimSuffix(r.url, "/0"), "redis://") + ", stopped at exit"
 }
@@ -232,14 +233,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// redactURL hides a password in a Redis URL.
-func redactURL(raw string) string {
-	i := strings.Index(raw, "://")
-	at := strings.LastIndex(raw, "@")
-	if i < 0 || at < i {
-		return raw
-	}
-	return raw[:i+3] + "***" + raw[at:]
 }

@@ -19,6 +19,7 @@ import (
 
 	"newsbot/internal/article"
 	"newsbot/internal/backoff"
+	"newsbot/internal/secret"
 )
 
 // FeedConfig is one feed: its URL and, optionally, the language of its stories (otherwise the
@@ -131,7 +132,7 @@ type feedState struct {
 func (f *Feed) loop(ctx context.Context, fc FeedConfig) {
 	st := &feedState{
 		name:    "feed:" + fc.URL,
-		shown:   redactURL(fc.URL),
+		shown:   secret.URL(fc.URL),
 		wait:    backoff.Backoff{Min: f.opt.Interval, Max: f.opt.RetryMax},
 		invalid: make(map[string]string),
 	}
@@ -230,7 +231,7 @@ func (f *Feed) poll(ctx context.Context, fc FeedConfig, st *feedState) error {
 				st.invalid[key] = h
 				field, reason := describe(err)
 				f.deps.Log.Warn("invalid feed item skipped; it is read again when it changes",
-					"feed", st.shown, "story_id", redactURL(a.ID), "field", field, "reason", reason)
+					"feed", st.shown, "story_id", secret.URL(a.ID), "field", field, "reason", reason)
 				f.deps.Metrics.invalidArticle("feed")
 			}
 			continue
