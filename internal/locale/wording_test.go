@@ -9,7 +9,7 @@ import (
 	"newsbot/locales"
 )
 
-// Words a native Kazakh editor flagged (issue 16, ../shared/GLOSSARY.md): each says something
+// Words a native Kazakh editor flagged (issue 16, checked against the project glossary): each says something
 // other than what the bot means, so a later edit must not bring it back.
 var kkForbidden = []struct{ phrase, why string }{
 	{"кері қайтарыл", "«кері қайтару» is to send back, not to withdraw a story: write «алынып тасталған / алынып тасталды»"},
